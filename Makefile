@@ -1,0 +1,59 @@
+# LumaDB developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: $(STAMP) ## create .venv/ and install LumaDB with its development tools
+
+.PHONY: run
+run: $(STAMP) ## start a node on ./luma-data (127.0.0.1:8080)
+	$(VENV)/bin/luma serve
+
+.PHONY: test
+test: $(STAMP) ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: unit
+unit: $(STAMP) ## run the fast unit tests only
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+.PHONY: check
+check: $(STAMP) ## format check, lint, type check and unit tests
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(PY) -m pytest tests/unit -q -x
+
+.PHONY: fmt
+fmt: $(STAMP) ## reformat and auto-fix lint findings
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+.PHONY: bench
+bench: $(STAMP) ## run the quick benchmark suites (results in benchmarks/results/)
+	$(PY) -m benchmarks storage --quick --json benchmarks/results/storage.json
+	$(PY) -m benchmarks durability --quick --json benchmarks/results/durability.json
+
+.PHONY: soak
+soak: $(STAMP) ## run the long reliability soaks (bounded in time)
+	LUMA_SOAK=1 $(PY) -m pytest tests/reliability -m soak $(PYTEST_ARGS)
+
+.PHONY: clean
+clean: ## remove caches (keeps .venv/ and data)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,232 @@
+"""The embedded Python API: ``lumadb.open(path)`` runs every shard in the caller's process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from lumadb.clock import Clock
+from lumadb.config import Settings, load_settings
+from lumadb.errors import InvalidArgument
+from lumadb.service import Change, Document, ScanRange
+from lumadb.service.local import LocalService
+from lumadb.storage.database import DatabaseSnapshot
+
+__all__ = ["Collection", "Database", "Snapshot", "open_database"]
+
+
+def open_database(
+    path: str | os.PathLike[str],
+    *,
+    config: str | os.PathLike[str] | Settings | None = None,
+    clock: Clock | None = None,
+    **storage: object,
+) -> Database:
+    """Open (creating if needed) the database at ``path``, or an in-memory one for ``":memory:"``.
+
+    ``config`` is a ``luma.toml`` path or a :class:`~lumadb.config.Settings`; keyword arguments
+    override ``[storage]`` settings (``durability="always"``, ``shards=4``, ``hot_cache="1GiB"``).
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidArgument(f"path must be a string or path, not {type(path).__name__}")
+    target = os.fspath(path)
+    overrides: dict[str, object] = {f"storage.{k}": v for k, v in storage.items()}
+    if isinstance(config, Settings):
+        settings = config
+        if overrides:
+            raise InvalidArgument("pass storage options either in Settings or as keywords")
+    else:
+        settings = load_settings(config, overrides=overrides)
+    return Database(LocalService(target, settings, clock))
+
+
+class Collection:
+    """A handle on one collection; cheap to create, valid until the collection is dropped."""
+
+    __slots__ = ("_svc", "name")
+
+    def __init__(self, service: LocalService, name: str) -> None:
+        self._svc = service
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.name!r}>"
+
+    def put(self, doc_id: str, doc: Document) -> int:
+        """Create or replace the document ``doc_id``; returns its new version."""
+        return self._svc.put(self.name, doc_id, doc)
+
+    def insert(self, doc: Document) -> str:
+        """Create a document and return its id (its ``id`` field, or a new time-ordered one).
+
+        Raises :class:`~lumadb.errors.DocumentExists` if the given id is taken.
+        """
+        return self._svc.insert(self.name, doc)
+
+    def get(self, doc_id: str) -> Document | None:
+        """The document ``doc_id`` or ``None``."""
+        return self._svc.get(self.name, doc_id)
+
+    def get_many(self, ids: Iterable[str]) -> list[Document | None]:
+        """Documents in the order of ``ids``, ``None`` for missing ones."""
+        return self._svc.get_many(self.name, ids)
+
+    def delete(self, doc_id: str) -> bool:
+        """Delete ``doc_id``; returns whether it existed."""
+        return self._svc.delete(self.name, doc_id)
+
+    def put_many(self, pairs: Iterable[tuple[str, Document]]) -> int:
+        """Create or replace ``(id, document)`` pairs; atomic per shard. Returns the count."""
+        return self._svc.put_many(self.name, pairs)
+
+    def scan(
+        self,
+        prefix: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[str, Document]]:
+        """``(id, document)`` pairs in id order; ``start`` is inclusive, ``end`` exclusive."""
+        return self._svc.scan(self.name, ScanRange(prefix, start, end, limit, reverse))
+
+    def count(self, prefix: str | None = None) -> int:
+        """How many documents (whose ids start with ``prefix``)."""
+        return self._svc.count(self.name, prefix)
+
+    def describe(self) -> dict[str, Any]:
+        """The collection's settings."""
+        return self._svc.describe_collection(self.name)
+
+
+class SnapshotCollection:
+    """Read-only access to one collection as of a snapshot."""
+
+    __slots__ = ("_snap", "_svc", "name")
+
+    def __init__(self, service: LocalService, snap: DatabaseSnapshot, name: str) -> None:
+        self._svc = service
+        self._snap = snap
+        self.name = name
+
+    def get(self, doc_id: str) -> Document | None:
+        """The document as of the snapshot."""
+        return self._svc.get(self.name, doc_id, self._snap)
+
+    def get_many(self, ids: Iterable[str]) -> list[Document | None]:
+        """Documents as of the snapshot."""
+        return self._svc.get_many(self.name, ids, self._snap)
+
+    def scan(
+        self,
+        prefix: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[str, Document]]:
+        """Pairs in id order as of the snapshot."""
+        return self._svc.scan(self.name, ScanRange(prefix, start, end, limit, reverse), self._snap)
+
+    def count(self, prefix: str | None = None) -> int:
+        """Documents as of the snapshot."""
+        return self._svc.count(self.name, prefix, self._snap)
+
+
+class Snapshot:
+    """A consistent view of the whole database at one instant (a context manager)."""
+
+    def __init__(self, service: LocalService) -> None:
+        self._svc = service
+        self._snap = service.snapshot()
+
+    def collection(self, name: str) -> SnapshotCollection:
+        """One collection as of the snapshot (it must still exist in the catalog)."""
+        self._svc.describe_collection(name)
+        return SnapshotCollection(self._svc, self._snap, name)
+
+    def close(self) -> None:
+        """Release the snapshot."""
+        self._snap.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class Database:
+    """An open LumaDB database (use as a context manager or call :meth:`close`)."""
+
+    def __init__(self, service: LocalService) -> None:
+        self._svc = service
+
+    @property
+    def path(self) -> str:
+        """The data directory (or ``":memory:"``)."""
+        return self._svc.store.path
+
+    @property
+    def shard_count(self) -> int:
+        """How many shards the data is spread over."""
+        return len(self._svc.store.shards)
+
+    def create_collection(
+        self, name: str, *, exist_ok: bool = False, changefeed: str = "keys"
+    ) -> Collection:
+        """Create a collection (``changefeed``: keys, new, old or new_and_old images)."""
+        self._svc.create_collection(name, exist_ok=exist_ok, changefeed=changefeed)
+        return Collection(self._svc, name)
+
+    def collection(self, name: str) -> Collection:
+        """An existing collection; raises :class:`~lumadb.errors.CollectionNotFound`."""
+        self._svc.describe_collection(name)
+        return Collection(self._svc, name)
+
+    def list_collections(self) -> list[str]:
+        """Collection names, sorted."""
+        return [c["name"] for c in self._svc.list_collections()]
+
+    def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Drop a collection and its documents; returns whether it existed."""
+        return self._svc.drop_collection(name, missing_ok=missing_ok)
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read-only view of every collection."""
+        return Snapshot(self._svc)
+
+    def changes(self, shard: int = 0, since: int = 0, limit: int = 1000) -> list[Change]:
+        """Change-feed records of ``shard`` after sequence number ``since``."""
+        return self._svc.changes(shard, since, limit)
+
+    def prune_changes(self) -> int:
+        """Apply change-feed retention now (it also runs in the background)."""
+        return self._svc.store.prune_feeds()
+
+    def backup(self, dest: str | os.PathLike[str]) -> dict[str, Any]:
+        """Write a consistent backup to the new directory ``dest`` while writes continue."""
+        return self._svc.backup(os.fspath(dest))
+
+    def stats(self) -> dict[str, Any]:
+        """Per-shard figures: L1 hits and misses, WAL syncs, sizes."""
+        return self._svc.stats()
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        self._svc.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<lumadb.Database {self.path!r}>"

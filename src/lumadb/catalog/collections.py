@@ -1,0 +1,124 @@
+"""Collection specifications and the catalog that holds them.
+
+A collection has a name (``[A-Za-z][A-Za-z0-9_]{0,63}``; names starting with ``_`` are the
+system's) and a number that prefixes its keys in every shard. Numbers are never reused, so a
+dropped collection's leftover keys can never show up in a new collection of the same name.
+
+``changefeed`` chooses what each change-feed record carries, like DynamoDB's stream view types
+or PostgreSQL's replica identity: ``keys`` (the key and operation; readers look the document up),
+``new`` (the new document), ``old`` (the previous one) or ``new_and_old``. Images cost write
+bandwidth (``old`` also costs a read per write), so they are opt-in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from lumadb.errors import CorruptionError, InvalidArgument, InvalidCollectionName
+from lumadb.storage.keys import doc_prefix
+
+__all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "validate_name"]
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+# mode -> image flags (1 = new image, 2 = old image), matching lumadb.storage.shard.
+CHANGEFEED_MODES = {"keys": 0, "new": 1, "old": 2, "new_and_old": 3}
+MAX_NUMBER = 2**32 - 1
+
+
+def validate_name(name: object) -> str:
+    """Return ``name`` if it is a valid user collection name, else raise."""
+    if not isinstance(name, str):
+        raise InvalidCollectionName(f"collection name must be a string, not {type(name).__name__}")
+    if not _NAME.match(name):
+        raise InvalidCollectionName(
+            f"invalid collection name {name!r}: use a letter followed by up to 63 letters, "
+            "digits or underscores (names starting with '_' are reserved)"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec:
+    """One collection as the catalog knows it."""
+
+    name: str
+    number: int
+    created_ms: int
+    changefeed: str = "keys"
+    prefix: bytes = field(init=False, repr=False, compare=False)
+    images: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.changefeed not in CHANGEFEED_MODES:
+            allowed = ", ".join(repr(m) for m in CHANGEFEED_MODES)
+            raise InvalidArgument(
+                f"changefeed = {self.changefeed!r} is not allowed; expected one of {allowed}"
+            )
+        object.__setattr__(self, "prefix", doc_prefix(self.number))
+        object.__setattr__(self, "images", CHANGEFEED_MODES[self.changefeed])
+
+    def describe(self) -> dict[str, Any]:
+        """The public description of the collection."""
+        return {"name": self.name, "changefeed": self.changefeed, "created_ms": self.created_ms}
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored form."""
+        return {
+            "name": self.name,
+            "number": self.number,
+            "created_ms": self.created_ms,
+            "changefeed": self.changefeed,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CollectionSpec:
+        """Rebuild from :meth:`to_record` output."""
+        return cls(
+            name=record["name"],
+            number=record["number"],
+            created_ms=record["created_ms"],
+            changefeed=record.get("changefeed", "keys"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """An immutable catalog version: collections by name and the next free number."""
+
+    collections: dict[str, CollectionSpec] = field(default_factory=dict)
+    next_number: int = 1
+
+    def with_collection(self, name: str, created_ms: int, changefeed: str) -> Catalog:
+        """A catalog that also holds a new collection ``name``."""
+        if self.next_number > MAX_NUMBER:
+            raise InvalidArgument("no collection numbers left")
+        spec = CollectionSpec(name, self.next_number, created_ms, changefeed)
+        return Catalog({**self.collections, name: spec}, self.next_number + 1)
+
+    def with_spec(self, spec: CollectionSpec) -> Catalog:
+        """A catalog where ``spec`` replaces the collection of the same name."""
+        return replace(self, collections={**self.collections, spec.name: spec})
+
+    def without(self, name: str) -> Catalog:
+        """A catalog without collection ``name``."""
+        rest = {k: v for k, v in self.collections.items() if k != name}
+        return Catalog(rest, self.next_number)
+
+    def encode(self) -> bytes:
+        """Serialise for storage."""
+        records = [s.to_record() for s in self.collections.values()]
+        return orjson.dumps({"version": 1, "next_number": self.next_number, "collections": records})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Catalog:
+        """Parse what :meth:`encode` wrote."""
+        try:
+            data = orjson.loads(raw)
+            specs = [CollectionSpec.from_record(r) for r in data["collections"]]
+            return cls({s.name: s for s in specs}, int(data["next_number"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise CorruptionError(f"the stored catalog cannot be read: {exc}") from exc

@@ -1,0 +1,44 @@
+"""LumaDB configuration: typed, validated at load, documented per field.
+
+Settings come from four layers, later ones winning key by key::
+
+    defaults  <  luma.toml  <  LUMA_<SECTION>__<KEY> variables  <  overrides
+
+>>> from lumadb.config import load_settings
+>>> settings = load_settings("luma.toml", env={}, overrides={"server.port": 9000})
+... # doctest: +SKIP
+
+Every problem is a :class:`lumadb.errors.ConfigError` naming the key, the value, its origin
+and what is allowed. See ``docs/configuration.md`` and ``luma.toml.example``.
+"""
+
+from __future__ import annotations
+
+from lumadb.config._loader import load_settings
+from lumadb.config._settings import (
+    ChangefeedSettings,
+    ErasureCoding,
+    LogSettings,
+    Replication,
+    ServerSettings,
+    Settings,
+    StorageSettings,
+    TieringSettings,
+    WarmPolicy,
+)
+from lumadb.config._units import parse_duration, parse_size
+
+__all__ = [
+    "ChangefeedSettings",
+    "ErasureCoding",
+    "LogSettings",
+    "Replication",
+    "ServerSettings",
+    "Settings",
+    "StorageSettings",
+    "TieringSettings",
+    "WarmPolicy",
+    "load_settings",
+    "parse_duration",
+    "parse_size",
+]

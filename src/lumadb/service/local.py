@@ -1,0 +1,320 @@
+"""LocalService: the facade over a storage database in this process."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import operator
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lumadb.catalog import Catalog, CollectionSpec, validate_name
+from lumadb.clock import Clock
+from lumadb.config import Settings
+from lumadb.errors import CollectionExists, CollectionNotFound, InvalidArgument, InvalidDocument
+from lumadb.service import Change, Document, ScanRange
+from lumadb.service.ids import new_id
+from lumadb.storage import changefeed, codec, keys
+from lumadb.storage.database import Database, DatabaseSnapshot
+from lumadb.storage.lsm import ReadView
+
+__all__ = ["LocalService"]
+
+_CATALOG_KEY = "catalog"
+
+
+class LocalService:
+    """Collections and documents on a local :class:`~lumadb.storage.database.Database`."""
+
+    def __init__(self, path: str, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.store = Database(path, settings, clock)
+        self._max_doc = settings.storage.max_document_size
+        self._ddl = threading.Lock()
+        try:
+            raw = self.store.shards[0].meta_get(_CATALOG_KEY)
+            self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
+            self._sweep_orphans()
+        except BaseException:
+            self.store.close()
+            raise
+
+    def _set_catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._specs = catalog.collections
+        self._by_number = {s.number: s.name for s in catalog.collections.values()}
+
+    def _sweep_orphans(self) -> None:
+        # Keys of collections dropped just before a crash: remove them now.
+        live = set(self._by_number)
+        for shard in self.store.shards:
+            lower = keys.DOC
+            while True:
+                first = next(iter(shard.scan(lower, keys.FEED)), None)
+                if first is None:
+                    break
+                number, _ = keys.split_doc_key(first[0])
+                if number not in live:
+                    shard.drop_range(keys.doc_prefix(number))
+                lower = keys.doc_prefix(number + 1)
+
+    def _spec(self, name: str) -> CollectionSpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            self.store.check_open()
+            if not isinstance(name, str):
+                raise InvalidArgument(
+                    f"collection name must be a string, not {type(name).__name__}"
+                )
+            raise CollectionNotFound(f"collection {name!r} does not exist")
+        return spec
+
+    # --- collections -----------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, *, exist_ok: bool = False, changefeed: str = "keys"
+    ) -> dict[str, Any]:
+        """Create a collection; with ``exist_ok`` an existing one is returned as is."""
+        validate_name(name)
+        with self._ddl:
+            self.store.check_open()
+            existing = self._specs.get(name)
+            if existing is not None:
+                if exist_ok:
+                    return existing.describe()
+                raise CollectionExists(f"collection {name!r} already exists")
+            catalog = self._catalog.with_collection(name, self.store.clock.now_ms(), changefeed)
+            self.store.shards[0].meta_put(_CATALOG_KEY, catalog.encode())
+            self._set_catalog(catalog)
+            return catalog.collections[name].describe()
+
+    def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Drop a collection and all its documents."""
+        with self._ddl:
+            self.store.check_open()
+            spec = self._specs.get(name)
+            if spec is None:
+                if missing_ok:
+                    return False
+                raise CollectionNotFound(f"collection {name!r} does not exist")
+            catalog = self._catalog.without(name)
+            self.store.shards[0].meta_put(_CATALOG_KEY, catalog.encode())
+            self._set_catalog(catalog)
+        for shard in self.store.shards:
+            shard.drop_range(spec.prefix)
+        return True
+
+    def list_collections(self) -> list[dict[str, Any]]:
+        """Descriptions of every collection, sorted by name."""
+        self.store.check_open()
+        return [self._specs[n].describe() for n in sorted(self._specs)]
+
+    def describe_collection(self, name: str) -> dict[str, Any]:
+        """The description of one collection."""
+        return self._spec(name).describe()
+
+    # --- documents -------------------------------------------------------------------------
+
+    def _encode(self, doc_id: str, doc: object) -> bytes:
+        body = codec.encode_document(doc, self._max_doc)
+        if "id" in doc and doc["id"] != doc_id:  # type: ignore[operator,index]
+            raise InvalidDocument(
+                f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"  # type: ignore[index]
+            )
+        return body
+
+    def put(self, collection: str, doc_id: str, doc: Document) -> int:
+        """Create or replace a document; returns its new version."""
+        spec = self._spec(collection)
+        key = spec.prefix + keys.encode_id(doc_id)
+        body = self._encode(doc_id, doc)
+        return self.store.shard_for(key).put(key, body, spec.images)
+
+    def insert(self, collection: str, doc: Document) -> str:
+        """Create a document; its ``id`` field is used when present, else one is generated."""
+        spec = self._spec(collection)
+        given = doc.get("id") if isinstance(doc, dict) else None
+        doc_id = new_id() if given is None else given
+        key = spec.prefix + keys.encode_id(doc_id)
+        body = self._encode(doc_id, doc)
+        # Generated ids are unique by construction; a given one must not exist yet.
+        self.store.shard_for(key).put(key, body, spec.images, expect=-1 if given is None else 0)
+        return doc_id
+
+    def get(
+        self, collection: str, doc_id: str, view: DatabaseSnapshot | None = None
+    ) -> Document | None:
+        """A document or ``None``."""
+        key = self._spec(collection).prefix + keys.encode_id(doc_id)
+        if view is None:
+            value = self.store.shard_for(key).get(key)
+        else:
+            value = self._view(view, key).get(key)
+        return None if value is None else codec.decode_document(codec.stored_body(value))
+
+    def _view(self, snapshot: DatabaseSnapshot, key: bytes) -> ReadView:
+        return snapshot.views[self.store.shard_for(key).id]
+
+    def get_many(
+        self, collection: str, ids: Iterable[str], view: DatabaseSnapshot | None = None
+    ) -> list[Document | None]:
+        """Documents in the order of ``ids`` (``None`` where missing)."""
+        prefix = self._spec(collection).prefix
+        key_list = [prefix + keys.encode_id(i) for i in _as_list(ids, "ids")]
+        groups: dict[int, list[int]] = {}
+        for pos, key in enumerate(key_list):
+            groups.setdefault(self.store.shard_for(key).id, []).append(pos)
+        out: list[Document | None] = [None] * len(key_list)
+        for shard_id, positions in groups.items():
+            wanted = [key_list[p] for p in positions]
+            if view is None:
+                values = self.store.shards[shard_id].get_many(wanted)
+            else:
+                values = view.views[shard_id].multi_get(wanted)
+            for pos, value in zip(positions, values, strict=True):
+                if value is not None:
+                    out[pos] = codec.decode_document(codec.stored_body(value))
+        return out
+
+    def delete(self, collection: str, doc_id: str) -> bool:
+        """Delete a document; returns whether it existed."""
+        spec = self._spec(collection)
+        key = spec.prefix + keys.encode_id(doc_id)
+        return self.store.shard_for(key).delete(key, spec.images) is not None
+
+    def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
+        """Create or replace many documents; one atomic batch per shard."""
+        spec = self._spec(collection)
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        count = 0
+        for pair in _as_list(pairs, "pairs"):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise InvalidArgument("put_many takes (id, document) pairs")
+            doc_id, doc = pair
+            key = spec.prefix + keys.encode_id(doc_id)
+            body = self._encode(doc_id, doc)
+            groups.setdefault(self.store.shard_for(key).id, []).append((key, body))
+            count += 1
+        for shard_id, items in groups.items():
+            self.store.shards[shard_id].put_many(items, spec.images)
+        return count
+
+    def scan(
+        self, collection: str, rng: ScanRange, view: DatabaseSnapshot | None = None
+    ) -> Iterator[tuple[str, Document]]:
+        """``(id, document)`` pairs in id order, merged across shards."""
+        spec = self._spec(collection)
+        lower, upper = _bounds(spec.prefix, rng)
+        limit = _check_limit(rng.limit)
+        views: list[ReadView | None] = list(view.views) if view else [None] * len(self.store.shards)
+        if lower >= upper or limit == 0:
+            return iter(())
+        streams = [
+            shard.scan(lower, upper, reverse=rng.reverse, view=v)
+            for shard, v in zip(self.store.shards, views, strict=True)
+        ]
+        merged: Iterator[tuple[bytes, bytes]] = heapq.merge(
+            *streams, key=operator.itemgetter(0), reverse=rng.reverse
+        )
+        if limit is not None:
+            merged = itertools.islice(merged, limit)
+        cut = len(spec.prefix)
+        return ((k[cut:].decode(), codec.decode_document(codec.stored_body(v))) for k, v in merged)
+
+    def count(
+        self, collection: str, prefix: str | None = None, view: DatabaseSnapshot | None = None
+    ) -> int:
+        """How many documents (with ids starting with ``prefix``)."""
+        spec = self._spec(collection)
+        lower, upper = _bounds(spec.prefix, ScanRange(prefix=prefix))
+        views: list[ReadView | None] = list(view.views) if view else [None] * len(self.store.shards)
+        return sum(
+            shard.count(lower, upper, v) for shard, v in zip(self.store.shards, views, strict=True)
+        )
+
+    # --- database ----------------------------------------------------------------------------
+
+    def snapshot(self) -> DatabaseSnapshot:
+        """A consistent read view of every shard."""
+        return self.store.snapshot()
+
+    def changes(self, shard: int, since: int = 0, limit: int = 1000) -> list[Change]:
+        """Change-feed records of ``shard`` with sequence numbers above ``since``."""
+        self.store.check_open()
+        if not isinstance(shard, int) or not 0 <= shard < len(self.store.shards):
+            raise InvalidArgument(f"shard must be 0..{len(self.store.shards) - 1}, got {shard!r}")
+        if not isinstance(since, int) or since < 0:
+            raise InvalidArgument(f"since must be a non-negative integer, got {since!r}")
+        records = changefeed.read_changes(self.store.shards[shard], since, _check_limit(limit) or 0)
+        return [self._change(shard, r) for r in records]
+
+    def _change(self, shard: int, record: codec.FeedRecord) -> Change:
+        number, doc_id = keys.split_doc_key(record.key)
+        return Change(
+            shard=shard,
+            seq=record.seq,
+            ts_ms=record.ts_ms,
+            op=codec.OP_NAMES[record.op],
+            collection=self._by_number.get(number),
+            id=doc_id if record.op != codec.OP_DROP else None,
+            new=codec.decode_document(record.new) if record.new is not None else None,
+            old=codec.decode_document(record.old) if record.old is not None else None,
+            superseded=record.superseded,
+        )
+
+    def backup(self, dest: str) -> dict[str, Any]:
+        """A consistent backup of every shard into the new directory ``dest``."""
+        return self.store.backup(dest)
+
+    def stats(self) -> dict[str, Any]:
+        """Per-shard figures plus totals."""
+        shards = self.store.stats()
+        return {
+            "path": self.store.path,
+            "collections": len(self._specs),
+            "shards": shards,
+            "l1_hits": sum(s["l1_hits"] for s in shards),
+            "l1_misses": sum(s["l1_misses"] for s in shards),
+        }
+
+    def close(self) -> None:
+        """Close the storage database."""
+        self.store.close()
+
+
+def _as_list(items: Iterable[Any], what: str) -> list[Any]:
+    if isinstance(items, str | bytes | dict):
+        raise InvalidArgument(f"{what} must be a list, not {type(items).__name__}")
+    try:
+        return list(items)
+    except TypeError:
+        raise InvalidArgument(f"{what} must be iterable, not {type(items).__name__}") from None
+
+
+def _check_limit(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if type(limit) is not int or limit < 0:
+        raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
+    return limit
+
+
+def _id_bound(value: object, what: str) -> bytes:
+    if type(value) is not str:
+        raise InvalidArgument(f"{what} must be a string, not {type(value).__name__}")
+    return value.encode(errors="surrogatepass")
+
+
+def _bounds(prefix: bytes, rng: ScanRange) -> tuple[bytes, bytes]:
+    lower, upper = prefix, keys.prefix_end(prefix)
+    if rng.prefix is not None:
+        narrowed = prefix + _id_bound(rng.prefix, "prefix")
+        lower, upper = narrowed, keys.prefix_end(narrowed)
+    if rng.start is not None:
+        lower = max(lower, prefix + _id_bound(rng.start, "start"))
+    if rng.end is not None:
+        upper = min(upper, prefix + _id_bound(rng.end, "end"))
+    if type(rng.reverse) is not bool:
+        raise InvalidArgument(f"reverse must be true or false, got {rng.reverse!r}")
+    return lower, upper

@@ -1,0 +1,131 @@
+"""Consistent backups of a data directory, and restoring them.
+
+A backup is a directory with the same layout as a data directory plus ``BACKUP.json``::
+
+    BACKUP.json      written last: shard count, sequence numbers, time, LumaDB version
+    luma.json        the data directory's manifest
+    shards/NNN       a RocksDB checkpoint per shard (hard links where possible)
+
+All shards are checkpointed while every shard's write lock is held, so the backup is one
+consistent cut across shards. Memtables are flushed just before, outside the pause, so the
+pause only covers linking files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lumadb.errors import BackupError, DataDirLocked, StorageError
+from lumadb.storage.datadir import DirLock, atomic_write, fsync_dir, read_json
+
+if TYPE_CHECKING:
+    from lumadb.storage.database import Database
+
+__all__ = ["BACKUP_MANIFEST", "restore_backup", "write_backup"]
+
+BACKUP_MANIFEST = "BACKUP.json"
+_FORMAT = 1
+
+
+def _empty_target(dest: Path) -> None:
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BackupError(f"backup target {dest} exists and is not an empty directory")
+
+
+def write_backup(db: Database, dest: str) -> dict[str, Any]:
+    """Checkpoint every shard of ``db`` into ``dest``; returns the backup manifest."""
+    from lumadb import __version__
+    from lumadb.storage.database import MANIFEST, dump_manifest
+
+    if db.in_memory:
+        raise BackupError("an in-memory database cannot be backed up to files")
+    target = Path(dest)
+    _empty_target(target)
+    (target / "shards").mkdir(parents=True, exist_ok=True)
+    for shard in db.shards:
+        shard.engine.flush()
+    with db._all_locks():
+        seqs = [shard.seq for shard in db.shards]
+        for shard in db.shards:
+            shard.engine.checkpoint(str(target / "shards" / f"{shard.id:03d}"))
+    shutil.copyfile(Path(db.path) / MANIFEST, target / MANIFEST)
+    info: dict[str, Any] = {
+        "format": _FORMAT,
+        "shards": len(db.shards),
+        "seqs": seqs,
+        "created_ms": db.clock.now_ms(),
+        "lumadb": __version__,
+    }
+    fsync_dir(target / "shards")
+    atomic_write(target / BACKUP_MANIFEST, dump_manifest(info))
+    return info
+
+
+def restore_backup(source: str, data_dir: str, *, force: bool = False) -> dict[str, Any]:
+    """Copy the backup in ``source`` into ``data_dir``; returns the backup manifest.
+
+    ``data_dir`` must be missing or empty unless ``force``, which replaces its contents (it must
+    not be in use). The copy is made beside the target and renamed into place, so an interrupted
+    restore leaves no half-restored directory.
+    """
+    src = Path(source)
+    info = _check_backup(src)
+    target = Path(data_dir).resolve()
+    if target.exists() and any(target.iterdir()):
+        if not force:
+            raise BackupError(
+                f"restore target {target} is not empty; pass --force to replace its contents"
+            )
+        _remove_data_dir(target)
+    staging = target.with_name(f".{target.name}.restoring")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(src, staging, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, "LOCK"))
+        for root, _dirs, _files in os.walk(staging):
+            fsync_dir(root)
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BackupError(f"restoring {src} into {target} failed: {exc}") from exc
+    return info
+
+
+def _check_backup(src: Path) -> dict[str, Any]:
+    if not (src / BACKUP_MANIFEST).is_file():
+        raise BackupError(f"{src} is not a complete LumaDB backup (no {BACKUP_MANIFEST})")
+    try:
+        info = read_json(src / BACKUP_MANIFEST)
+    except StorageError as exc:
+        raise BackupError(f"{src}: {exc.message}") from exc
+    shards = info.get("shards")
+    if info.get("format") != _FORMAT or not isinstance(shards, int):
+        raise BackupError(f"{src}/{BACKUP_MANIFEST} has an unknown format")
+    missing = [i for i in range(shards) if not (src / "shards" / f"{i:03d}").is_dir()]
+    if missing:
+        raise BackupError(f"{src} lacks shard directories {missing}")
+    return info
+
+
+def _remove_data_dir(target: Path) -> None:
+    lock = DirLock(target)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        raise BackupError(f"cannot restore into {target}: {exc.message}") from exc
+    try:
+        for child in target.iterdir():
+            if child.name == "LOCK":
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    finally:
+        lock.release()
+    (target / "LOCK").unlink(missing_ok=True)

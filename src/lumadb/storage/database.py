@@ -1,0 +1,246 @@
+"""The storage database: a data directory holding N shards.
+
+Layout of a data directory::
+
+    LOCK                  exclusive lock, names its holder
+    luma.json             manifest: format, shard count, creation time
+    shards/000 ... NNN    one RocksDB instance per shard
+
+A document key belongs to shard ``xxh3_64(key) % N``; the count is fixed when the directory is
+created (``storage.shards``, default one per core) and read from the manifest afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from lumadb.clock import Clock, SystemClock
+from lumadb.config import Settings
+from lumadb.errors import ConfigError, CorruptionError, DatabaseClosed, StorageError
+from lumadb.storage import changefeed
+from lumadb.storage.datadir import DirLock, atomic_write, read_json
+from lumadb.storage.lsm import EngineFactory, EngineOptions, ReadView
+from lumadb.storage.shard import Shard
+
+__all__ = ["MANIFEST", "Database", "DatabaseSnapshot", "dump_manifest", "engine_options"]
+
+MANIFEST = "luma.json"
+FORMAT = 1
+MEMORY = ":memory:"
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    """Engine tuning from ``[storage]`` settings."""
+    st = settings.storage
+    return EngineOptions(
+        write_buffer=st.write_buffer,
+        compression=st.compression,
+        bottommost_compression=st.bottommost_compression,
+        bloom_bits_per_key=float(st.bloom_bits_per_key),
+        background_jobs=st.background_jobs,
+    )
+
+
+def _factory(in_memory: bool, settings: Settings) -> EngineFactory:
+    if in_memory:
+        from lumadb.storage.lsm.memory import MemoryFactory
+
+        return MemoryFactory()
+    from lumadb.storage.lsm.rocks import RocksFactory
+
+    return RocksFactory(engine_options(settings), settings.storage.block_cache)
+
+
+class DatabaseSnapshot:
+    """A consistent view of every shard, taken at one instant."""
+
+    def __init__(self, views: list[ReadView]) -> None:
+        self.views = views
+
+    def close(self) -> None:
+        """Release the per-shard snapshots."""
+        for view in self.views:
+            close = getattr(view, "close", None)
+            if close is not None:
+                close()
+        self.views = []
+
+
+class Database:
+    """Shards of one data directory (or of memory), their lock and their maintenance."""
+
+    def __init__(self, path: str, settings: Settings, clock: Clock | None = None) -> None:
+        self.path = path
+        self.in_memory = path == MEMORY
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._lock: DirLock | None = None
+        self._closed = False
+        count = self._prepare()
+        self._factory = _factory(self.in_memory, settings)
+        cache_each = settings.storage.hot_cache // count
+        self.shards: list[Shard] = []
+        try:
+            for i in range(count):
+                engine = self._factory.open(self._shard_path(i))
+                self.shards.append(
+                    Shard(i, engine, cache_each, settings.storage.durability, self.clock)
+                )
+        except BaseException:
+            self.close()
+            raise
+        self._hash = xxhash.xxh3_64_intdigest
+        self._count = count
+        self._stop = threading.Event()
+        self._maintenance = threading.Thread(
+            target=self._maintain, name="luma-maintenance", daemon=True
+        )
+        self._maintenance.start()
+
+    def _shard_path(self, index: int) -> str:
+        return os.path.join(self.path, "shards", f"{index:03d}")
+
+    def _prepare(self) -> int:
+        wanted = self.settings.storage.shards
+        if self.in_memory:
+            return wanted or os.cpu_count() or 1
+        root = Path(self.path)
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock = DirLock(root)
+        self._lock.acquire()
+        try:
+            return self._read_or_create_manifest(root, wanted)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _read_or_create_manifest(self, root: Path, wanted: int) -> int:
+        manifest = root / MANIFEST
+        if not manifest.exists():
+            if (root / "shards").exists():
+                raise CorruptionError(f"{manifest} is missing but {root}/shards exists")
+            count = wanted or os.cpu_count() or 1
+            info = {"format": FORMAT, "shards": count, "created_ms": _wall_ms()}
+            atomic_write(manifest, dump_manifest(info))
+            return count
+        info = read_json(manifest)
+        stored = info.get("shards")
+        if info.get("format") != FORMAT or not isinstance(stored, int) or stored < 1:
+            raise CorruptionError(f"{manifest} has an unknown format: {info}")
+        count = stored
+        if wanted and wanted != count:
+            raise ConfigError(
+                f"storage.shards = {wanted}, but the data directory {root} was created with "
+                f"{count} shards; changing the shard count of existing data is not supported "
+                "(use 0 to keep the directory's count)"
+            )
+        return count
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def shard_for(self, key: bytes) -> Shard:
+        """The shard owning a document key."""
+        return self.shards[self._hash(key) % self._count]
+
+    def check_open(self) -> None:
+        """Raise :class:`DatabaseClosed` after :meth:`close`."""
+        if self._closed:
+            raise DatabaseClosed("the database is closed")
+
+    # --- consistent cuts -------------------------------------------------------------------
+
+    def _all_locks(self) -> ExitStack:
+        stack = ExitStack()
+        for shard in self.shards:
+            stack.enter_context(shard.lock)
+        return stack
+
+    def snapshot(self) -> DatabaseSnapshot:
+        """Snapshots of all shards taken while no write is in progress (a consistent cut)."""
+        self.check_open()
+        with self._all_locks():
+            return DatabaseSnapshot([s.engine.snapshot() for s in self.shards])
+
+    def backup(self, dest: str) -> dict[str, Any]:
+        """Write a consistent checkpoint of every shard to the new directory ``dest``.
+
+        Writes pause only while the checkpoints are linked (memtables are flushed first,
+        outside the pause). ``BACKUP.json`` is written last: its presence marks a complete
+        backup.
+        """
+        self.check_open()
+        from lumadb.storage.backup import write_backup
+
+        return write_backup(self, dest)
+
+    # --- maintenance -----------------------------------------------------------------------
+
+    def prune_feeds(self, floor: dict[int, int] | None = None) -> int:
+        """Apply change-feed retention to every shard now; returns records removed."""
+        cfg = self.settings.changefeed
+        now = self.clock.now_ms()
+        removed = 0
+        for shard in self.shards:
+            removed += changefeed.prune(
+                shard,
+                now,
+                int(cfg.retention * 1000),
+                cfg.max_records,
+                (floor or {}).get(shard.id),
+            )
+        return removed
+
+    def _maintain(self) -> None:
+        interval = self.settings.changefeed.prune_interval
+        while not self._stop.wait(interval):
+            try:
+                self.prune_feeds()
+            except StorageError:
+                continue
+
+    def stats(self) -> list[dict[str, int]]:
+        """Per-shard figures."""
+        self.check_open()
+        return [shard.stats() for shard in self.shards]
+
+    def close(self) -> None:
+        """Stop maintenance, close every shard and release the directory (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+            self._maintenance.join(timeout=5)
+        errors: list[BaseException] = []
+        for shard in getattr(self, "shards", []):
+            with shard.lock:
+                try:
+                    shard.engine.close()
+                except StorageError as exc:
+                    errors.append(exc)
+        factory = getattr(self, "_factory", None)
+        if factory is not None:
+            factory.close()
+        if self._lock is not None:
+            self._lock.release()
+        if errors:
+            raise errors[0]
+
+
+def _wall_ms() -> int:
+    """Wall-clock milliseconds for manifests (not injected: it is only a record)."""
+    return time.time_ns() // 1_000_000
+
+
+def dump_manifest(info: dict[str, Any]) -> bytes:
+    """A manifest as pretty, sorted JSON bytes."""
+    return (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()

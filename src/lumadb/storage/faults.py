@@ -1,0 +1,34 @@
+"""Deliberate bug switches ("canaries") for reliability tests.
+
+A fault-injection test must prove it can fail: each test flips one of these switches in the
+process under test and checks that the bug is caught. Components read the switches once, when
+they are constructed, so the hot paths pay nothing. Nothing outside tests may set them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FAULTS", "Faults"]
+
+
+@dataclass
+class Faults:
+    """The canaries; all off in a healthy process."""
+
+    # RocksDB writes skip the write-ahead log: a crash loses acknowledged writes.
+    wal_disabled: bool = False
+    # A failed WAL sync is swallowed and the write acknowledged anyway (the fsyncgate bug).
+    ignore_sync_errors: bool = False
+    # Writes do not update the L1 hot cache, so reads can return stale values.
+    stale_cache: bool = False
+    # Writes do not record a change-feed entry.
+    skip_feed: bool = False
+
+    def reset(self) -> None:
+        """Turn every canary off."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, False)
+
+
+FAULTS = Faults()

@@ -1,0 +1,121 @@
+"""The L2 seam: an ordered, durable key-value engine.
+
+:class:`KVEngine` is what a shard needs from an LSM: atomic batches, point and range reads,
+snapshots, a WAL that can be synced on demand, and checkpoints. Two engines implement it:
+``rocks`` (RocksDB through rocksdict, the real thing) and ``memory`` (a sorted dict, the twin
+for fast tests and ``:memory:`` databases). Keys and values are ``bytes``; ranges are
+``[lower, upper)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Batch", "EngineFactory", "EngineOptions", "KVEngine", "ReadView", "Snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Tuning of one engine instance (derived from ``[storage]`` settings)."""
+
+    write_buffer: int = 64 << 20
+    compression: str = "lz4"
+    bottommost_compression: str = "zstd"
+    bloom_bits_per_key: float = 10.0
+    background_jobs: int = 2
+
+
+class Batch(Protocol):
+    """Operations applied together, atomically, by :meth:`KVEngine.write`."""
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set ``key`` to ``value``."""
+        ...
+
+    def delete(self, key: bytes) -> None:
+        """Remove ``key``."""
+        ...
+
+    def delete_range(self, begin: bytes, end: bytes) -> None:
+        """Remove every key in ``[begin, end)``."""
+        ...
+
+
+class ReadView(Protocol):
+    """Reads, either of the live engine or of a snapshot."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of ``key`` or ``None``."""
+        ...
+
+    def multi_get(self, keys: list[bytes]) -> list[bytes | None]:
+        """Values of ``keys`` in the same order, ``None`` for missing ones."""
+        ...
+
+    def iterate(
+        self, lower: bytes, upper: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs with ``lower <= key < upper`` in key order (descending if ``reverse``)."""
+        ...
+
+    def count(self, lower: bytes, upper: bytes) -> int:
+        """How many keys lie in ``[lower, upper)``."""
+        ...
+
+
+class Snapshot(ReadView, Protocol):
+    """A frozen view of the engine at the moment it was taken."""
+
+    def close(self) -> None:
+        """Release the snapshot (it pins old versions in the LSM)."""
+        ...
+
+
+class KVEngine(ReadView, Protocol):
+    """One LSM instance (one per shard)."""
+
+    def batch(self) -> Batch:
+        """A new, empty batch for :meth:`write`."""
+        ...
+
+    def write(self, batch: Batch, *, sync: bool) -> None:
+        """Apply ``batch`` atomically; with ``sync`` the WAL is fsynced before returning."""
+        ...
+
+    def sync_wal(self) -> None:
+        """Make every write so far durable (one fsync of the WAL)."""
+        ...
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read view as of now."""
+        ...
+
+    def checkpoint(self, path: str) -> None:
+        """Write a consistent, openable copy of the engine to the new directory ``path``."""
+        ...
+
+    def flush(self) -> None:
+        """Flush memtables to sorted files (makes checkpoints and restarts cheaper)."""
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """Engine figures for metrics (sizes, counts); names are engine-specific."""
+        ...
+
+    def close(self) -> None:
+        """Flush and close; the engine is unusable afterwards."""
+        ...
+
+
+class EngineFactory(Protocol):
+    """Opens engines that share process-wide resources (such as one block cache)."""
+
+    def open(self, path: str) -> KVEngine:
+        """Open (creating if needed) the engine stored at ``path``."""
+        ...
+
+    def close(self) -> None:
+        """Release shared resources once every engine is closed."""
+        ...

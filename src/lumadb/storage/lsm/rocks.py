@@ -1,0 +1,263 @@
+"""RocksDB through rocksdict: the real L2 engine.
+
+This is the only module that imports ``rocksdict``. Every rocksdict exception is translated here
+into a :class:`~lumadb.errors.StorageError` subclass, so callers never see a raw one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import NoReturn, TypeVar, cast
+
+import rocksdict
+
+from lumadb.errors import CorruptionError, DiskFullError, StorageError
+from lumadb.storage.lsm import Batch, EngineOptions
+
+__all__ = ["RocksEngine", "RocksFactory", "rocks_options", "translate_error"]
+
+_T = TypeVar("_T")
+
+_COMPRESSION: dict[str, Callable[[], rocksdict.DBCompressionType]] = {
+    "none": rocksdict.DBCompressionType.none,
+    "snappy": rocksdict.DBCompressionType.snappy,
+    "lz4": rocksdict.DBCompressionType.lz4,
+    "zstd": rocksdict.DBCompressionType.zstd,
+}
+
+# Figures read for stats(); all are integer-valued RocksDB properties.
+_STAT_PROPERTIES = {
+    "estimate_keys": "rocksdb.estimate-num-keys",
+    "live_data_bytes": "rocksdb.estimate-live-data-size",
+    "sst_bytes": "rocksdb.total-sst-files-size",
+    "memtable_bytes": "rocksdb.cur-size-all-mem-tables",
+    "pending_compaction_bytes": "rocksdb.estimate-pending-compaction-bytes",
+}
+
+
+def translate_error(exc: BaseException, what: str) -> NoReturn:
+    """Raise the LumaDB error matching a rocksdict exception (whose type is always generic)."""
+    text = str(exc)
+    lowered = text.lower()
+    if "corruption" in lowered or "checksum" in lowered:
+        raise CorruptionError(f"{what}: stored data is corrupted ({text})") from exc
+    if "no space left" in lowered or "enospc" in lowered:
+        raise DiskFullError(f"{what}: the disk is full ({text})") from exc
+    raise StorageError(f"{what}: {text}") from exc
+
+
+def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rocksdict.Options:
+    """The rocksdict ``Options`` LumaDB opens every shard with.
+
+    Public so that benchmarks can give the raw-rocksdict peer exactly the same options.
+    """
+    opts = rocksdict.Options(raw_mode=True)
+    opts.create_if_missing(True)
+    opts.increase_parallelism(options.background_jobs)
+    opts.set_max_background_jobs(options.background_jobs)
+    opts.set_write_buffer_size(options.write_buffer)
+    opts.set_max_write_buffer_number(3)
+    opts.set_compression_type(_COMPRESSION[options.compression]())
+    opts.set_bottommost_compression_type(_COMPRESSION[options.bottommost_compression]())
+    opts.set_level_compaction_dynamic_level_bytes(True)
+    # A torn WAL tail after a crash is expected; recover to the last consistent point.
+    opts.set_wal_recovery_mode(rocksdict.DBRecoveryMode.point_in_time())
+    opts.set_paranoid_checks(True)
+    opts.set_keep_log_file_num(4)
+    opts.set_bytes_per_sync(1 << 20)
+    table = rocksdict.BlockBasedOptions()
+    if options.bloom_bits_per_key > 0:
+        table.set_bloom_filter(max(1, round(options.bloom_bits_per_key)), False)
+    if cache is None:
+        table.disable_cache()
+    else:
+        table.set_block_cache(cache)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    table.set_format_version(5)
+    opts.set_block_based_table_factory(table)
+    return opts
+
+
+def _bounds(lower: bytes, upper: bytes) -> rocksdict.ReadOptions:
+    read_opt = rocksdict.ReadOptions()
+    read_opt.set_iterate_lower_bound(lower)
+    read_opt.set_iterate_upper_bound(upper)
+    return read_opt
+
+
+class RocksSnapshot:
+    """A RocksDB snapshot (pins the versions visible when it was taken)."""
+
+    def __init__(self, snap: rocksdict.Snapshot) -> None:
+        self._snap: rocksdict.Snapshot | None = snap
+
+    def _live(self) -> rocksdict.Snapshot:
+        if self._snap is None:
+            raise StorageError("the snapshot was closed")
+        return self._snap
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of ``key`` as of the snapshot."""
+        try:
+            return cast(bytes, self._live()[key])
+        except KeyError:
+            return None
+        except StorageError:
+            raise
+        except Exception as exc:
+            translate_error(exc, "snapshot read")
+
+    def multi_get(self, keys: list[bytes]) -> list[bytes | None]:
+        """Values of ``keys`` as of the snapshot."""
+        return [self.get(k) for k in keys]
+
+    def iterate(
+        self, lower: bytes, upper: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs in ``[lower, upper)`` as of the snapshot."""
+        try:
+            yield from self._live().items(backwards=reverse, read_opt=_bounds(lower, upper))
+        except StorageError:
+            raise
+        except Exception as exc:
+            translate_error(exc, "snapshot scan")
+
+    def count(self, lower: bytes, upper: bytes) -> int:
+        """Keys in ``[lower, upper)`` as of the snapshot."""
+        try:
+            return sum(1 for _ in self._live().keys(read_opt=_bounds(lower, upper)))
+        except StorageError:
+            raise
+        except Exception as exc:
+            translate_error(exc, "snapshot count")
+
+    def close(self) -> None:
+        """Release the snapshot."""
+        self._snap = None
+
+
+class RocksEngine:
+    """One RocksDB instance."""
+
+    def __init__(self, path: str, opts: rocksdict.Options) -> None:
+        self.path = path
+        try:
+            self._db = rocksdict.Rdict(path, opts)
+        except Exception as exc:
+            translate_error(exc, f"opening RocksDB at {path}")
+        self._nosync = rocksdict.WriteOptions()
+        self._nosync.sync = False
+        self._sync = rocksdict.WriteOptions()
+        self._sync.sync = True
+
+    def batch(self) -> Batch:
+        """A new rocksdict WriteBatch (it satisfies :class:`Batch` structurally)."""
+        return cast(Batch, rocksdict.WriteBatch(raw_mode=True))
+
+    def write(self, batch: Batch, *, sync: bool) -> None:
+        """Apply ``batch`` atomically."""
+        try:
+            self._db.write(cast(rocksdict.WriteBatch, batch), self._sync if sync else self._nosync)
+        except Exception as exc:
+            translate_error(exc, "write")
+
+    def sync_wal(self) -> None:
+        """fsync the WAL; rocksdict releases the GIL meanwhile, so other writers go on."""
+        try:
+            self._db.flush_wal(True)
+        except Exception as exc:
+            translate_error(exc, "syncing the write-ahead log")
+
+    def get(self, key: bytes) -> bytes | None:
+        """Point read."""
+        try:
+            return cast("bytes | None", self._db.get(key))
+        except Exception as exc:
+            translate_error(exc, "read")
+
+    def multi_get(self, keys: list[bytes]) -> list[bytes | None]:
+        """Batched point reads (one RocksDB MultiGet)."""
+        if not keys:
+            return []
+        try:
+            return cast(
+                "list[bytes | None]",
+                self._db.get(cast("list[str | int | float | bytes | bool]", keys)),
+            )
+        except Exception as exc:
+            translate_error(exc, "read")
+
+    def iterate(
+        self, lower: bytes, upper: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Range read; the iterator sees one consistent version of the data."""
+        try:
+            yield from self._db.items(backwards=reverse, read_opt=_bounds(lower, upper))
+        except Exception as exc:
+            translate_error(exc, "scan")
+
+    def count(self, lower: bytes, upper: bytes) -> int:
+        """Count keys without copying values into Python."""
+        try:
+            return sum(1 for _ in self._db.keys(read_opt=_bounds(lower, upper)))
+        except Exception as exc:
+            translate_error(exc, "count")
+
+    def snapshot(self) -> RocksSnapshot:
+        """A RocksDB snapshot."""
+        try:
+            return RocksSnapshot(self._db.snapshot())
+        except Exception as exc:
+            translate_error(exc, "snapshot")
+
+    def checkpoint(self, path: str) -> None:
+        """A RocksDB checkpoint: hard links to the sorted files plus the live WAL."""
+        try:
+            rocksdict.Checkpoint(self._db).create_checkpoint(path)
+        except Exception as exc:
+            translate_error(exc, f"checkpoint to {path}")
+
+    def flush(self) -> None:
+        """Flush memtables and wait for it."""
+        try:
+            self._db.flush(True)
+        except Exception as exc:
+            translate_error(exc, "flush")
+
+    def stats(self) -> dict[str, int]:
+        """Size figures from RocksDB properties."""
+        out: dict[str, int] = {}
+        for name, prop in _STAT_PROPERTIES.items():
+            try:
+                value = self._db.property_int_value(prop)
+            except Exception:  # noqa: S112 - a missing property only leaves a figure out
+                continue
+            if value is not None:
+                out[name] = value
+        return out
+
+    def close(self) -> None:
+        """Flush and close."""
+        try:
+            self._db.close()
+        except Exception as exc:
+            translate_error(exc, "close")
+
+
+class RocksFactory:
+    """Opens RocksDB engines sharing one block cache."""
+
+    def __init__(self, options: EngineOptions, block_cache: int) -> None:
+        self._options = options
+        self._cache = rocksdict.Cache(block_cache) if block_cache > 0 else None
+
+    def open(self, path: str) -> RocksEngine:
+        """Open the shard engine in ``path`` (created when missing)."""
+        os.makedirs(path, exist_ok=True)
+        return RocksEngine(path, rocks_options(self._options, self._cache))
+
+    def close(self) -> None:
+        """Drop the shared cache reference."""
+        self._cache = None
