@@ -16,12 +16,15 @@ from lumadb.errors import CollectionExists, CollectionNotFound, InvalidArgument,
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.ids import new_id
 from lumadb.storage import changefeed, codec, keys
+from lumadb.storage.backup import restore_backup
 from lumadb.storage.database import Database, DatabaseSnapshot
 from lumadb.storage.lsm import ReadView
 
-__all__ = ["LocalService"]
+__all__ = ["LocalService", "restore_backup"]
 
 _CATALOG_KEY = "catalog"
+_encode_id = keys.encode_id
+_encode_document = codec.encode_document
 
 
 class LocalService:
@@ -32,6 +35,7 @@ class LocalService:
         self.store = Database(path, settings, clock)
         self._max_doc = settings.storage.max_document_size
         self._ddl = threading.Lock()
+        self._shard_for = self.store.shard_for
         try:
             raw = self.store.shards[0].meta_get(_CATALOG_KEY)
             self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
@@ -119,17 +123,23 @@ class LocalService:
     def _encode(self, doc_id: str, doc: object) -> bytes:
         body = codec.encode_document(doc, self._max_doc)
         if "id" in doc and doc["id"] != doc_id:  # type: ignore[operator,index]
-            raise InvalidDocument(
-                f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"  # type: ignore[index]
-            )
+            self._id_mismatch(doc_id, doc)  # type: ignore[arg-type]
         return body
+
+    @staticmethod
+    def _id_mismatch(doc_id: str, doc: Document) -> None:
+        raise InvalidDocument(
+            f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"
+        )
 
     def put(self, collection: str, doc_id: str, doc: Document) -> int:
         """Create or replace a document; returns its new version."""
-        spec = self._spec(collection)
-        key = spec.prefix + keys.encode_id(doc_id)
-        body = self._encode(doc_id, doc)
-        return self.store.shard_for(key).put(key, body, spec.images)
+        spec = self._specs.get(collection) or self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        body = _encode_document(doc, self._max_doc)
+        if "id" in doc and doc["id"] != doc_id:
+            self._id_mismatch(doc_id, doc)
+        return self._shard_for(key).put(key, body, spec.images)
 
     def insert(self, collection: str, doc: Document) -> str:
         """Create a document; its ``id`` field is used when present, else one is generated."""

@@ -1,8 +1,9 @@
 """L1: a bounded hot cache of stored values, one per shard.
 
-An LRU over an ``OrderedDict`` bounded in bytes. The shard keeps it exact: every write puts the
-new value (or drops the key) while holding the shard's write lock, and read misses fill it only
-when no write to the shard happened since the read began (see ``Shard.get``).
+An LRU over an ``OrderedDict`` bounded in bytes. Reads fill it; writes go through it without
+allocating: a write replaces a cached entry (or drops it, for deletes) while holding the shard's
+write lock, so the cache is always exact, but a write never adds a key. Read misses fill it
+only when no write to the shard happened since the read began (see ``HybridStorage.read``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ class HotCache:
             k, v = self._data.popitem(last=False)
             self.size -= len(k) + len(v) + ENTRY_OVERHEAD
             self.evictions += 1
+
+    def replace(self, key: bytes, value: bytes) -> None:
+        """Update ``key`` only if it is cached (write-through without write-allocate).
+
+        Writes keep cached entries exact but do not pull new keys in: a bulk load must not
+        evict the entries that reads made hot, nor pay for copies nobody reads.
+        """
+        if key in self._data:
+            self.put(key, value)
 
     def discard(self, key: bytes) -> None:
         """Forget ``key`` if cached."""

@@ -8,6 +8,7 @@ A document is a JSON object encoded with orjson. Stored under its key it is pref
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +25,17 @@ __all__ = [
     "OP_NAMES",
     "OP_PUT",
     "OP_UPDATE",
+    "FEED_HAS_NEW",
     "FEED_TS_OFFSET",
+    "FEED_VERSION",
+    "VALUE_VERSION",
     "FeedRecord",
     "decode_document",
     "decode_feed",
     "encode_document",
     "encode_feed",
+    "pack_feed_header",
+    "pack_value_header",
     "stored_body",
     "stored_value",
     "stored_version",
@@ -38,9 +44,15 @@ __all__ = [
 _VALUE_V1 = 1
 _VALUE = struct.Struct(">BQ")
 HEADER_SIZE = _VALUE.size
+# Bound packers for the write path, which inlines the formats to save calls.
+VALUE_VERSION = _VALUE_V1
+pack_value_header = _VALUE.pack
 
 # Datetimes and dataclasses would come back as strings or dicts: refuse them instead.
 _ENCODE_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_dumps = orjson.dumps
+# A compiled search is several times faster than `b"null" in body` on CPython.
+_has_null = re.compile(rb"null").search
 
 
 def _non_finite_path(value: Any, path: str) -> str | None:
@@ -69,7 +81,7 @@ def encode_document(doc: object, max_size: int) -> bytes:
     if not isinstance(doc, dict):
         raise InvalidDocument(f"a document must be a JSON object (dict), not {type(doc).__name__}")
     try:
-        body = orjson.dumps(doc, option=_ENCODE_OPTS)
+        body = _dumps(doc, option=_ENCODE_OPTS)
     except (orjson.JSONEncodeError, TypeError) as exc:
         raise InvalidDocument(f"document is not valid JSON: {exc}") from None
     if len(body) > max_size:
@@ -78,7 +90,7 @@ def encode_document(doc: object, max_size: int) -> bytes:
             "(storage.max_document_size)"
         )
     # orjson writes NaN and Infinity as null; only then is the slow walk needed to tell.
-    if b"null" in body:
+    if _has_null(body):
         bad = _non_finite_path(doc, "$")
         if bad:
             raise InvalidDocument(f"{bad} is NaN or Infinity, which JSON cannot represent")
@@ -130,6 +142,9 @@ _HAS_NEW, _HAS_OLD = 1, 2
 # version, op, flags, timestamp (ms), key length, new-image length
 _FEED = struct.Struct(">BBBQHI")
 FEED_TS_OFFSET = 3
+FEED_VERSION = _FEED_V1
+FEED_HAS_NEW = _HAS_NEW
+pack_feed_header = _FEED.pack
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """HybridStorage: the tiers of one shard behind one read/write surface.
 
 L1 is the hot cache (:mod:`.cache`), L2 the LSM engine (:mod:`.lsm`). Reads try L1 then L2;
-writes go to L2 and then update L1 while the shard's write lock is held, so L1 is exact. The
+writes go to L2 and then update L1 entries that are cached while the shard's write lock is
+held, so L1 is exact. The
 cold tier (L3) joins here in the tiering work.
 """
 
@@ -28,6 +29,10 @@ class HybridStorage:
         self.generation = 0
         self._cache_writes = not FAULTS.stale_cache
         self._caching = cache.capacity > 0
+        # Admission doorkeeper (TinyLFU's idea): a key enters L1 on its second miss within a
+        # window, so one-off reads and scans neither pay for copies nor evict hot entries.
+        self._seen: set[int] = set()
+        self._seen_limit = max(1024, cache.capacity // 1024)
 
     def read(self, key: bytes) -> bytes | None:
         """The stored value of ``key`` (L1, else L2) or ``None``."""
@@ -40,7 +45,20 @@ class HybridStorage:
             self._fill(key, value, generation)
         return value
 
+    def _admit(self, key: bytes) -> bool:
+        digest = hash(key)
+        seen = self._seen
+        if digest in seen:
+            seen.discard(digest)
+            return True
+        if len(seen) >= self._seen_limit:
+            seen.clear()
+        seen.add(digest)
+        return False
+
     def _fill(self, key: bytes, value: bytes, generation: int) -> None:
+        if not self._admit(key):
+            return
         # Never wait for the lock: a busy writer just means this value is not cached.
         if self._lock.acquire(blocking=False):
             try:
@@ -76,7 +94,7 @@ class HybridStorage:
             if value is None:
                 self.cache.discard(key)
             else:
-                self.cache.put(key, value)
+                self.cache.replace(key, value)
 
     def apply_many(self, batch: Batch, items: list[tuple[bytes, bytes | None]]) -> None:
         """Write ``batch`` and update L1 for every key of it."""
@@ -88,4 +106,4 @@ class HybridStorage:
                 if value is None:
                     cache.discard(key)
                 else:
-                    cache.put(key, value)
+                    cache.replace(key, value)

@@ -35,6 +35,7 @@ __all__ = [
     "feed_seq",
     "meta_key",
     "pack",
+    "pack_feed_key",
     "prefix_end",
     "split_doc_key",
     "unpack",
@@ -47,6 +48,8 @@ META = b"m"
 MAX_ID_BYTES = 512
 
 _U32 = struct.Struct(">I")
+# b"f" + u64 in one call, for the write path.
+pack_feed_key = struct.Struct(">cQ").pack
 _U64 = struct.Struct(">Q")
 _F64 = struct.Struct(">d")
 

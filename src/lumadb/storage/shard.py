@@ -28,6 +28,13 @@ IMAGE_NEW = 1
 IMAGE_OLD = 2
 
 _NO_EXPECT = -1
+_pack_value = codec.pack_value_header
+_pack_feed = codec.pack_feed_header
+_pack_feed_key = keys.pack_feed_key
+_VALUE_VERSION = codec.VALUE_VERSION
+_FEED_VERSION = codec.FEED_VERSION
+_HAS_NEW = codec.FEED_HAS_NEW
+_OP_PUT = codec.OP_PUT
 
 
 class Shard:
@@ -47,6 +54,12 @@ class Shard:
         self.hooks: tuple[WriteHook, ...] = ()
         self._hooks_need_old = False
         self._feed = not FAULTS.skip_feed
+        self._cache_writes = not FAULTS.stale_cache
+        self._wait_sync = durability != "off"
+        # Bound once for the write path.
+        self._new_batch = engine.batch
+        self._write = engine.write
+        self._cache_put = self.hybrid.cache.replace
         # Bound once: reads skip a layer of calls.
         self.get: Callable[[bytes], bytes | None] = self.hybrid.read
         self.get_many: Callable[[list[bytes]], list[bytes | None]] = self.hybrid.read_many
@@ -78,25 +91,33 @@ class Shard:
         """
         if self.syncer.failure is not None:
             self._check_writable()
+        # The common case (no old image, no condition, no hooks) is inlined: it is the hot path.
+        slow = images & IMAGE_OLD or expect != _NO_EXPECT or self.hooks
         with self.lock:
             seq = self.seq + 1
-            value = codec.stored_value(seq, body)
-            batch = self.engine.batch()
+            value = _pack_value(_VALUE_VERSION, seq) + body
+            batch = self._new_batch()
             batch.put(key, value)
-            if images & IMAGE_OLD or expect != _NO_EXPECT or self._hooks_need_old:
+            if slow:
                 current = self.hybrid.current(key)
                 _check_expect(key, current, expect)
                 self._put_full(batch, seq, key, body, images, current)
             elif self._feed:
-                feed = codec.encode_feed(
-                    codec.OP_PUT, self._now_ms(), key, body if images & IMAGE_NEW else None
-                )
-                batch.put(keys.feed_key(seq), feed)
-                for hook in self.hooks:
-                    hook.on_write(batch, key, body, None)
-            self.hybrid.apply(batch, key, value)
+                if images & IMAGE_NEW:
+                    head = _pack_feed(
+                        _FEED_VERSION, _OP_PUT, _HAS_NEW, self._now_ms(), len(key), len(body)
+                    )
+                    batch.put(_pack_feed_key(b"f", seq), head + key + body)
+                else:
+                    head = _pack_feed(_FEED_VERSION, _OP_PUT, 0, self._now_ms(), len(key), 0)
+                    batch.put(_pack_feed_key(b"f", seq), head + key)
+            self._write(batch, sync=False)
+            self.hybrid.generation += 1
+            if self._cache_writes:
+                self._cache_put(key, value)
             self.seq = seq
-        self.syncer.wait(seq)
+        if self._wait_sync:
+            self.syncer.wait(seq)
         return seq
 
     def _put_full(

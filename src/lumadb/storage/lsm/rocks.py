@@ -6,13 +6,16 @@ into a :class:`~lumadb.errors.StorageError` subclass, so callers never see a raw
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
-from typing import NoReturn, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import rocksdict
 
 from lumadb.errors import CorruptionError, DiskFullError, StorageError
+from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import Batch, EngineOptions
 
 __all__ = ["RocksEngine", "RocksFactory", "rocks_options", "translate_error"]
@@ -80,62 +83,114 @@ def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rock
     return opts
 
 
+_new_batch = rocksdict.WriteBatch
+
+
 def _bounds(lower: bytes, upper: bytes) -> rocksdict.ReadOptions:
     read_opt = rocksdict.ReadOptions()
-    read_opt.set_iterate_lower_bound(lower)
     read_opt.set_iterate_upper_bound(upper)
     return read_opt
 
 
+def _range(
+    source: rocksdict.Rdict, lower: bytes, upper: bytes, reverse: bool
+) -> Iterator[tuple[bytes, bytes]]:
+    # rocksdict honours the upper iterate bound but not the lower one, so forward scans seek
+    # to ``lower`` and backward scans stop at it themselves.
+    read_opt = _bounds(lower, upper)
+    if not reverse:
+        return cast(
+            "Iterator[tuple[bytes, bytes]]", iter(source.items(from_key=lower, read_opt=read_opt))
+        )
+    items = cast(
+        "Iterator[tuple[bytes, bytes]]", iter(source.items(backwards=True, read_opt=read_opt))
+    )
+    return itertools.takewhile(lambda kv: kv[0] >= lower, items)
+
+
+def _count(source: rocksdict.Rdict, lower: bytes, upper: bytes) -> int:
+    return sum(1 for _ in source.keys(from_key=lower, read_opt=_bounds(lower, upper)))
+
+
 class RocksSnapshot:
-    """A RocksDB snapshot (pins the versions visible when it was taken)."""
+    """A frozen view through one pinned RocksDB iterator.
 
-    def __init__(self, snap: rocksdict.Snapshot) -> None:
-        self._snap: rocksdict.Snapshot | None = snap
+    A RocksDB iterator sees the version current when it was created, however it is moved
+    later. rocksdict's own ``Snapshot`` only pins point reads (its iterators read the live
+    data), so every read here goes through the pinned iterator instead: point reads seek,
+    scans read chunks and seek again, and a lock lets several readers share it.
+    """
 
-    def _live(self) -> rocksdict.Snapshot:
-        if self._snap is None:
+    _CHUNK = 256
+
+    def __init__(self, pinned: rocksdict.RdictIter) -> None:
+        self._it: rocksdict.RdictIter | None = pinned
+        self._lock = threading.Lock()
+
+    def _live(self) -> rocksdict.RdictIter:
+        if self._it is None:
             raise StorageError("the snapshot was closed")
-        return self._snap
+        return self._it
 
     def get(self, key: bytes) -> bytes | None:
         """The value of ``key`` as of the snapshot."""
-        try:
-            return cast(bytes, self._live()[key])
-        except KeyError:
-            return None
-        except StorageError:
-            raise
-        except Exception as exc:
-            translate_error(exc, "snapshot read")
+        with self._lock:
+            it = self._live()
+            try:
+                it.seek(key)
+                if it.valid() and it.key() == key:
+                    return cast(bytes, it.value())
+                it.status()
+            except Exception as exc:
+                translate_error(exc, "snapshot read")
+        return None
 
     def multi_get(self, keys: list[bytes]) -> list[bytes | None]:
         """Values of ``keys`` as of the snapshot."""
         return [self.get(k) for k in keys]
 
+    def _chunk(self, pos: bytes, lower: bytes, upper: bytes, reverse: bool) -> list[Any]:
+        out: list[tuple[bytes, bytes]] = []
+        with self._lock:
+            it = self._live()
+            try:
+                if reverse:
+                    it.seek_for_prev(pos)
+                    while it.valid() and it.key() >= pos:  # positions are exclusive
+                        it.prev()
+                    while it.valid() and len(out) < self._CHUNK and it.key() >= lower:
+                        out.append((it.key(), it.value()))
+                        it.prev()
+                else:
+                    it.seek(pos)
+                    while it.valid() and len(out) < self._CHUNK and it.key() < upper:
+                        out.append((it.key(), it.value()))
+                        it.next()
+                it.status()
+            except Exception as exc:
+                translate_error(exc, "snapshot scan")
+        return out
+
     def iterate(
         self, lower: bytes, upper: bytes, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         """Pairs in ``[lower, upper)`` as of the snapshot."""
-        try:
-            yield from self._live().items(backwards=reverse, read_opt=_bounds(lower, upper))
-        except StorageError:
-            raise
-        except Exception as exc:
-            translate_error(exc, "snapshot scan")
+        pos = upper if reverse else lower
+        while True:
+            chunk = self._chunk(pos, lower, upper, reverse)
+            yield from chunk
+            if len(chunk) < self._CHUNK:
+                return
+            pos = chunk[-1][0] if reverse else chunk[-1][0] + b"\x00"
 
     def count(self, lower: bytes, upper: bytes) -> int:
         """Keys in ``[lower, upper)`` as of the snapshot."""
-        try:
-            return sum(1 for _ in self._live().keys(read_opt=_bounds(lower, upper)))
-        except StorageError:
-            raise
-        except Exception as exc:
-            translate_error(exc, "snapshot count")
+        return sum(1 for _ in self.iterate(lower, upper))
 
     def close(self) -> None:
-        """Release the snapshot."""
-        self._snap = None
+        """Release the pinned version."""
+        with self._lock:
+            self._it = None
 
 
 class RocksEngine:
@@ -151,15 +206,18 @@ class RocksEngine:
         self._nosync.sync = False
         self._sync = rocksdict.WriteOptions()
         self._sync.sync = True
+        if FAULTS.wal_disabled:
+            self._nosync.disable_wal(True)
+        self._db_write = self._db.write
 
     def batch(self) -> Batch:
         """A new rocksdict WriteBatch (it satisfies :class:`Batch` structurally)."""
-        return cast(Batch, rocksdict.WriteBatch(raw_mode=True))
+        return cast(Batch, _new_batch(True))
 
     def write(self, batch: Batch, *, sync: bool) -> None:
         """Apply ``batch`` atomically."""
         try:
-            self._db.write(cast(rocksdict.WriteBatch, batch), self._sync if sync else self._nosync)
+            self._db_write(cast(rocksdict.WriteBatch, batch), self._sync if sync else self._nosync)
         except Exception as exc:
             translate_error(exc, "write")
 
@@ -194,21 +252,21 @@ class RocksEngine:
     ) -> Iterator[tuple[bytes, bytes]]:
         """Range read; the iterator sees one consistent version of the data."""
         try:
-            yield from self._db.items(backwards=reverse, read_opt=_bounds(lower, upper))
+            yield from _range(self._db, lower, upper, reverse)
         except Exception as exc:
             translate_error(exc, "scan")
 
     def count(self, lower: bytes, upper: bytes) -> int:
         """Count keys without copying values into Python."""
         try:
-            return sum(1 for _ in self._db.keys(read_opt=_bounds(lower, upper)))
+            return _count(self._db, lower, upper)
         except Exception as exc:
             translate_error(exc, "count")
 
     def snapshot(self) -> RocksSnapshot:
         """A RocksDB snapshot."""
         try:
-            return RocksSnapshot(self._db.snapshot())
+            return RocksSnapshot(self._db.iter())
         except Exception as exc:
             translate_error(exc, "snapshot")
 

@@ -1,0 +1,140 @@
+"""Moving documents in and out: ``luma import`` and ``luma export`` (JSON Lines)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import IO, TYPE_CHECKING
+
+import click
+
+from lumadb.cli._common import CliError, Interrupted, db_options, open_db, settings_from
+from lumadb.cli._jsonl import Importer, LineError, dump_line, parse_line
+from lumadb.cli._output import byte_progress, count_progress, say
+from lumadb.errors import CollectionNotFound
+
+if TYPE_CHECKING:
+    from lumadb._embedded import Collection, Database
+
+__all__ = ["export_cmd", "import_cmd"]
+
+# Progress bars are redrawn at most this often (in bytes or documents), not per line.
+_BYTES_PER_TICK = 256 * 1024
+_DOCS_PER_TICK = 1000
+
+
+@click.command("import")
+@click.argument("collection")
+@click.argument("file", type=click.File("rb"))
+@click.option("--create", is_flag=True, help="Create the collection if it does not exist.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Documents with an id per put_many batch.",
+)
+@db_options
+@click.pass_context
+def import_cmd(
+    ctx: click.Context, collection: str, file: IO[bytes], create: bool, batch_size: int
+) -> None:
+    """Import the JSON Lines FILE (- for stdin) into COLLECTION.
+
+    One JSON object per line; its "id" field (a string) is the document id, and documents
+    with an existing id are replaced. Objects without "id" get a generated one. A bad line
+    stops the import; the documents on the lines before it stay imported.
+    """
+    with open_db(settings_from(ctx), must_exist=not create) as db:
+        importer = Importer(_target(db, collection, create), batch_size)
+        try:
+            _read_into(importer, file)
+        except LineError as exc:
+            raise CliError(
+                f"{_name(file)} line {exc.line}: {exc.reason}; "
+                f"{importer.imported} documents imported before it"
+            ) from exc
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted; {importer.imported} documents imported so far"
+            ) from None
+    say(f"imported {importer.imported} documents into {collection}")
+
+
+def _target(db: Database, name: str, create: bool) -> Collection:
+    if create:
+        return db.create_collection(name, exist_ok=True)
+    try:
+        return db.collection(name)
+    except CollectionNotFound as exc:
+        raise CliError(f"{exc.message} (pass --create to create it)") from exc
+
+
+def _read_into(importer: Importer, file: IO[bytes]) -> None:
+    with byte_progress() as progress:
+        task = progress.add_task(f"importing {_name(file)}", total=_file_size(file))
+        unreported = 0
+        for line, raw in enumerate(file, start=1):
+            unreported += len(raw)
+            if unreported >= _BYTES_PER_TICK:
+                progress.advance(task, unreported)
+                unreported = 0
+            try:
+                doc = parse_line(raw, line)
+            except LineError:
+                importer.flush()
+                raise
+            if doc is not None:
+                importer.add(line, doc)
+        importer.flush()
+        progress.advance(task, unreported)
+
+
+def _name(file: IO[bytes]) -> str:
+    name = getattr(file, "name", None)
+    return name if isinstance(name, str) and name != "-" else "<stdin>"
+
+
+def _file_size(file: IO[bytes]) -> int | None:
+    try:
+        info = os.fstat(file.fileno())
+    except (OSError, ValueError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+@click.command("export")
+@click.argument("collection")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--prefix", help="Only documents whose id starts with this.")
+@db_options
+@click.pass_context
+def export_cmd(ctx: click.Context, collection: str, file: str, prefix: str | None) -> None:
+    """Export COLLECTION to the JSON Lines FILE (- for stdout), in id order.
+
+    Each line is one document with its id as the first key, "id". A file is written
+    under a temporary name and renamed when complete.
+    """
+    with open_db(settings_from(ctx)) as db:
+        coll = db.collection(collection)
+        total = coll.count(prefix)
+        try:
+            with click.open_file(file, "wb", atomic=file != "-") as sink:
+                written = _write_from(coll, prefix, total, sink)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; export incomplete") from None
+    if file != "-":
+        say(f"exported {written} documents from {collection} to {file}")
+
+
+def _write_from(coll: Collection, prefix: str | None, total: int, sink: IO[bytes]) -> int:
+    written = 0
+    with count_progress() as progress:
+        task = progress.add_task(f"exporting {coll.name}", total=total)
+        for doc_id, doc in coll.scan(prefix=prefix):
+            sink.write(dump_line(doc_id, doc))
+            written += 1
+            if written % _DOCS_PER_TICK == 0:
+                progress.update(task, completed=written)
+        progress.update(task, completed=written)
+    return written
