@@ -26,7 +26,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def open_db(engine: str, tmp_path: Path) -> Iterator[object]:
-    """A factory ``open_db(**storage_options)`` on the parametrised engine; closes what it opened."""
+    """A factory ``open_db(**storage_options)`` on the parametrised engine (closed afterwards)."""
     opened: list[lumadb.Database] = []
 
     def _open(**options: object) -> lumadb.Database:

@@ -34,6 +34,7 @@ __all__ = [
     "format_ms",
     "format_size",
     "out",
+    "plural",
     "say",
     "table",
 ]
@@ -100,6 +101,11 @@ def byte_progress() -> Progress:
 def count_progress() -> Progress:
     """A progress bar over a number of items."""
     return _progress(MofNCompleteColumn())
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_size(size: int) -> str:

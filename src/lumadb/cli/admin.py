@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lumadb.cli._common import db_options, open_db, settings_from
-from lumadb.cli._output import format_ms, format_size, say, table
+from lumadb.cli._common import CliError, db_options, open_db, settings_from
+from lumadb.cli._output import format_ms, format_size, plural, say, table
 
 if TYPE_CHECKING:
     from lumadb._embedded import Database
@@ -77,15 +77,20 @@ def create_collection(ctx: click.Context, name: str, changefeed: str) -> None:
 def drop_collection(ctx: click.Context, name: str, yes: bool) -> None:
     """Drop the collection NAME and all its documents (asks first unless --yes)."""
     with open_db(settings_from(ctx)) as db:
-        count = db.collection(name).count()
-        if not yes:
-            click.confirm(
-                f"Drop collection {name!r} and its {count} documents from {db.path}?",
-                abort=True,
-                err=True,
-            )
+        count = plural(db.collection(name).count(), "document")
+        if not yes and not _confirm(f"Drop collection {name!r} and its {count} from {db.path}?"):
+            raise CliError(f"collection {name!r} was not dropped")
         db.drop_collection(name)
-        say(f"dropped collection {name} ({count} documents)")
+        say(f"dropped collection {name} ({count})")
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        # End of input (or Ctrl+C) at the prompt: end the prompt's line, then refuse.
+        click.echo(err=True)
+        return False
 
 
 @click.command()
@@ -99,7 +104,7 @@ def backup(ctx: click.Context, dest: str) -> None:
     """
     with open_db(settings_from(ctx)) as db:
         info = db.backup(dest)
-    say(f"backup of {len(info['seqs'])} shards written to {os.path.abspath(dest)}")
+    say(f"backup of {plural(len(info['seqs']), 'shard')} written to {os.path.abspath(dest)}")
     say(f"size on disk: {format_size(_tree_size(Path(dest)))}")
     _print_seqs(info)
 
@@ -120,7 +125,7 @@ def restore(ctx: click.Context, source: str, force: bool) -> None:
     info = restore_backup(source, target, force=force)
     say(
         f"restored {os.path.abspath(source)} into {os.path.abspath(target)}: "
-        f"{info.get('shards')} shards, taken {format_ms(info.get('created_ms'))} "
+        f"{plural(int(info['shards']), 'shard')}, taken {format_ms(info.get('created_ms'))} "
         f"by LumaDB {info.get('lumadb', '?')}"
     )
     _print_seqs(info)

@@ -10,7 +10,7 @@ import click
 
 from lumadb.cli._common import CliError, Interrupted, db_options, open_db, settings_from
 from lumadb.cli._jsonl import Importer, LineError, dump_line, parse_line
-from lumadb.cli._output import byte_progress, count_progress, say
+from lumadb.cli._output import byte_progress, count_progress, plural, say
 from lumadb.errors import CollectionNotFound
 
 if TYPE_CHECKING:
@@ -52,13 +52,13 @@ def import_cmd(
         except LineError as exc:
             raise CliError(
                 f"{_name(file)} line {exc.line}: {exc.reason}; "
-                f"{importer.imported} documents imported before it"
+                f"{plural(importer.imported, 'document')} imported before it"
             ) from exc
         except KeyboardInterrupt:
             raise Interrupted(
-                f"interrupted; {importer.imported} documents imported so far"
+                f"interrupted; {plural(importer.imported, 'document')} imported so far"
             ) from None
-    say(f"imported {importer.imported} documents into {collection}")
+    say(f"imported {plural(importer.imported, 'document')} into {collection}")
 
 
 def _target(db: Database, name: str, create: bool) -> Collection:
@@ -73,21 +73,23 @@ def _target(db: Database, name: str, create: bool) -> Collection:
 def _read_into(importer: Importer, file: IO[bytes]) -> None:
     with byte_progress() as progress:
         task = progress.add_task(f"importing {_name(file)}", total=_file_size(file))
-        unreported = 0
-        for line, raw in enumerate(file, start=1):
-            unreported += len(raw)
-            if unreported >= _BYTES_PER_TICK:
-                progress.advance(task, unreported)
-                unreported = 0
-            try:
-                doc = parse_line(raw, line)
-            except LineError:
-                importer.flush()
-                raise
-            if doc is not None:
-                importer.add(line, doc)
-        importer.flush()
-        progress.advance(task, unreported)
+        done = next_tick = 0
+        try:
+            for line, raw in enumerate(file, start=1):
+                done += len(raw)
+                if done >= next_tick:
+                    progress.update(task, completed=done)
+                    next_tick = done + _BYTES_PER_TICK
+                try:
+                    doc = parse_line(raw, line)
+                except LineError:
+                    importer.flush()
+                    raise
+                if doc is not None:
+                    importer.add(line, doc)
+            importer.flush()
+        finally:
+            progress.update(task, completed=done)
 
 
 def _name(file: IO[bytes]) -> str:
@@ -124,7 +126,7 @@ def export_cmd(ctx: click.Context, collection: str, file: str, prefix: str | Non
         except KeyboardInterrupt:
             raise Interrupted("interrupted; export incomplete") from None
     if file != "-":
-        say(f"exported {written} documents from {collection} to {file}")
+        say(f"exported {plural(written, 'document')} from {collection} to {file}")
 
 
 def _write_from(coll: Collection, prefix: str | None, total: int, sink: IO[bytes]) -> int:

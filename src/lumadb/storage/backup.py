@@ -37,7 +37,7 @@ def _empty_target(dest: Path) -> None:
 
 def write_backup(db: Database, dest: str) -> dict[str, Any]:
     """Checkpoint every shard of ``db`` into ``dest``; returns the backup manifest."""
-    from lumadb import __version__
+    from lumadb._version import __version__
     from lumadb.storage.database import MANIFEST, dump_manifest
 
     if db.in_memory:

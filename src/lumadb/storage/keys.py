@@ -101,7 +101,8 @@ def prefix_end(prefix: bytes) -> bytes:
     """The smallest key greater than every key starting with ``prefix``."""
     stripped = prefix.rstrip(b"\xff")
     if not stripped:
-        return b"\xff" * (len(prefix) + 1)
+        # Nothing bounds the extensions of an all-0xFF prefix; LumaDB never builds one.
+        raise InvalidArgument("a prefix of only 0xFF bytes has no upper bound")
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 

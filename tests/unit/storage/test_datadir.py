@@ -71,12 +71,12 @@ def test_orphans_of_a_crashed_drop_are_swept(tmp_path: Path) -> None:
     with lumadb.open(path, shards=1) as db:
         c = db.create_collection("c")
         c.put_many([(f"k{i}", {"i": i}) for i in range(10)])
-        svc = db._svc  # noqa: SLF001 - simulate a crash between catalog update and range delete
-        catalog = svc._catalog.without("c")  # noqa: SLF001
+        svc = db._svc
+        catalog = svc._catalog.without("c")
         svc.store.shards[0].meta_put("catalog", catalog.encode())
     with lumadb.open(path) as db:
         assert db.list_collections() == []
-        store = db._svc.store  # noqa: SLF001
+        store = db._svc.store
         assert store.shards[0].count(b"d", b"e") == 0
 
 
