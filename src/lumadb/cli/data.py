@@ -11,7 +11,7 @@ import click
 from lumadb.cli._common import CliError, Interrupted, db_options, open_db, settings_from
 from lumadb.cli._jsonl import Importer, LineError, dump_line, parse_line
 from lumadb.cli._output import byte_progress, count_progress, plural, say
-from lumadb.errors import CollectionNotFound
+from lumadb.errors import CollectionNotFound, LumaError
 
 if TYPE_CHECKING:
     from lumadb._embedded import Collection, Database
@@ -53,6 +53,11 @@ def import_cmd(
             raise CliError(
                 f"{_name(file)} line {exc.line}: {exc.reason}; "
                 f"{plural(importer.imported, 'document')} imported before it"
+            ) from exc
+        except LumaError as exc:
+            # Not the input's fault (a storage failure, say); still say what was kept.
+            raise CliError(
+                f"{exc.message}; {plural(importer.imported, 'document')} imported before it"
             ) from exc
         except KeyboardInterrupt:
             raise Interrupted(

@@ -12,7 +12,15 @@ from typing import Any
 from lumadb.catalog import Catalog, CollectionSpec, validate_name
 from lumadb.clock import Clock
 from lumadb.config import Settings
-from lumadb.errors import CollectionExists, CollectionNotFound, InvalidArgument, InvalidDocument
+from lumadb.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    CorruptionError,
+    InvalidArgument,
+    InvalidDocument,
+    InvalidId,
+    LumaError,
+)
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.ids import new_id
 from lumadb.storage import changefeed, codec, keys
@@ -23,6 +31,7 @@ from lumadb.storage.lsm import ReadView
 __all__ = ["LocalService", "restore_backup"]
 
 _CATALOG_KEY = "catalog"
+_ABSENT: Any = object()
 _encode_id = keys.encode_id
 _encode_document = codec.encode_document
 
@@ -61,7 +70,10 @@ class LocalService:
                 number, _ = keys.split_doc_key(first[0])
                 if number not in live:
                     shard.drop_range(keys.doc_prefix(number))
-                lower = keys.doc_prefix(number + 1)
+                following = keys.doc_prefix(number + 1)
+                if following <= lower:  # never loop on a key outside the range asked for
+                    raise CorruptionError(f"unexpected key {first[0]!r} in {shard.name}")
+                lower = following
 
     def _spec(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name)
@@ -144,12 +156,14 @@ class LocalService:
     def insert(self, collection: str, doc: Document) -> str:
         """Create a document; its ``id`` field is used when present, else one is generated."""
         spec = self._spec(collection)
-        given = doc.get("id") if isinstance(doc, dict) else None
-        doc_id = new_id() if given is None else given
+        given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
+        if given is not _ABSENT and not isinstance(given, str):
+            raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
+        doc_id = new_id() if given is _ABSENT else given
         key = spec.prefix + keys.encode_id(doc_id)
         body = self._encode(doc_id, doc)
         # Generated ids are unique by construction; a given one must not exist yet.
-        self.store.shard_for(key).put(key, body, spec.images, expect=-1 if given is None else 0)
+        self.store.shard_for(key).put(key, body, spec.images, expect=-1 if given is _ABSENT else 0)
         return doc_id
 
     def get(
@@ -198,12 +212,18 @@ class LocalService:
         spec = self._spec(collection)
         groups: dict[int, list[tuple[bytes, bytes]]] = {}
         count = 0
-        for pair in _as_list(pairs, "pairs"):
+        for position, pair in enumerate(_as_list(pairs, "pairs")):
             if not isinstance(pair, tuple | list) or len(pair) != 2:
-                raise InvalidArgument("put_many takes (id, document) pairs")
+                raise InvalidArgument(
+                    f"put_many takes (id, document) pairs; item {position} is not"
+                )
             doc_id, doc = pair
-            key = spec.prefix + keys.encode_id(doc_id)
-            body = self._encode(doc_id, doc)
+            try:
+                key = spec.prefix + keys.encode_id(doc_id)
+                body = self._encode(doc_id, doc)
+            except LumaError as exc:
+                # Same error class, with the position so callers can point at the bad item.
+                raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
             groups.setdefault(self.store.shard_for(key).id, []).append((key, body))
             count += 1
         for shard_id, items in groups.items():

@@ -67,32 +67,41 @@ def write_backup(db: Database, dest: str) -> dict[str, Any]:
 def restore_backup(source: str, data_dir: str, *, force: bool = False) -> dict[str, Any]:
     """Copy the backup in ``source`` into ``data_dir``; returns the backup manifest.
 
-    ``data_dir`` must be missing or empty unless ``force``, which replaces its contents (it must
-    not be in use). The copy is made beside the target and renamed into place, so an interrupted
-    restore leaves no half-restored directory.
+    ``data_dir`` must be missing or empty unless ``force``, which replaces its contents. The
+    target's lock is held throughout (it must not be in use); the backup is copied to a staging
+    directory beside it and swapped in by renames, so a failed or interrupted restore leaves the
+    old data untouched.
     """
     src = Path(source)
     info = _check_backup(src)
     target = Path(data_dir).resolve()
-    if target.exists() and any(target.iterdir()):
-        if not force:
-            raise BackupError(
-                f"restore target {target} is not empty; pass --force to replace its contents"
-            )
-        _remove_data_dir(target)
-    staging = target.with_name(f".{target.name}.restoring")
-    shutil.rmtree(staging, ignore_errors=True)
+    if target.exists() and any(p.name != "LOCK" for p in target.iterdir()) and not force:
+        raise BackupError(
+            f"restore target {target} is not empty; pass --force to replace its contents"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    lock = DirLock(target)
     try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        raise BackupError(f"cannot restore into {target}: {exc.message}") from exc
+    staging = target.with_name(f".{target.name}.restoring")
+    retired = target.with_name(f".{target.name}.replaced")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
         shutil.copytree(src, staging, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, "LOCK"))
         for root, _dirs, _files in os.walk(staging):
             fsync_dir(root)
-        if target.exists():
-            target.rmdir()
+        os.replace(target, retired)
         os.replace(staging, target)
         fsync_dir(target.parent)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BackupError(f"restoring {src} into {target} failed: {exc}") from exc
+    finally:
+        lock.release()
+    shutil.rmtree(retired, ignore_errors=True)
     return info
 
 
@@ -110,22 +119,3 @@ def _check_backup(src: Path) -> dict[str, Any]:
     if missing:
         raise BackupError(f"{src} lacks shard directories {missing}")
     return info
-
-
-def _remove_data_dir(target: Path) -> None:
-    lock = DirLock(target)
-    try:
-        lock.acquire()
-    except DataDirLocked as exc:
-        raise BackupError(f"cannot restore into {target}: {exc.message}") from exc
-    try:
-        for child in target.iterdir():
-            if child.name == "LOCK":
-                continue
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    finally:
-        lock.release()
-    (target / "LOCK").unlink(missing_ok=True)

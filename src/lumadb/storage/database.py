@@ -13,6 +13,7 @@ created (``storage.shards``, default one per core) and read from the manifest af
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,8 @@ from lumadb.storage.lsm import EngineFactory, EngineOptions, ReadView
 from lumadb.storage.shard import Shard
 
 __all__ = ["MANIFEST", "Database", "DatabaseSnapshot", "dump_manifest", "engine_options"]
+
+_log = logging.getLogger("lumadb.storage")
 
 MANIFEST = "luma.json"
 FORMAT = 1
@@ -203,8 +206,8 @@ class Database:
         while not self._stop.wait(interval):
             try:
                 self.prune_feeds()
-            except StorageError:
-                continue
+            except Exception:  # a failed round must not end retention: log it, retry later
+                _log.exception("change-feed pruning failed; retrying in %.0f s", interval)
 
     def stats(self) -> list[dict[str, int]]:
         """Per-shard figures."""

@@ -138,3 +138,20 @@ def test_progress_goes_to_stderr(luma: Luma, write_jsonl: WriteJsonl) -> None:
     result = luma("import", "users", str(write_jsonl([{"id": "a"}])), "--create")
     assert "importing" in result.stderr
     assert "importing" not in assert_ok(result)
+
+
+def test_storage_failure_reports_what_was_kept(
+    luma: Luma, write_jsonl: WriteJsonl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def put_many(self: object, pairs: object) -> int:
+        calls.append(pairs)
+        if len(calls) == 2:
+            raise lumadb.StorageError("disk on fire")
+        return 2
+
+    monkeypatch.setattr(lumadb.Collection, "put_many", put_many)
+    path = write_jsonl([{"id": str(i)} for i in range(6)])
+    result = luma("import", "users", str(path), "--create", "--batch-size", "2")
+    assert_failed(result, 1, "disk on fire", "2 documents imported before it")
