@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lumadb
 import pytest
-from reliability_kit import SOAK, Child, child_env, percentile, report
+from reliability_kit import Child, child_env, percentile, report
+
+import lumadb
 
 THREADS = 2
 KEYS_PER_THREAD = 200
@@ -157,7 +158,6 @@ def test_kill9_loses_no_acknowledged_write(
 
 
 @pytest.mark.soak
-@pytest.mark.skipif(not SOAK, reason="soak test: run with LUMA_SOAK=1 (make soak)")
 @pytest.mark.parametrize("durability", ["group", "always"])
 def test_kill9_soak(
     tmp_path: Path, durability: str, record_property: Callable[[str, object], None]

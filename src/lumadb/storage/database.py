@@ -134,11 +134,8 @@ class Database:
             info = {"format": FORMAT, "shards": count, "created_ms": _wall_ms()}
             atomic_write(manifest, dump_manifest(info))
             return count
-        info = read_json(manifest)
-        stored = info.get("shards")
-        if info.get("format") != FORMAT or not isinstance(stored, int) or stored < 1:
-            raise CorruptionError(f"{manifest} has an unknown format: {info}")
-        count = stored
+        count = _check_manifest(manifest, read_json(manifest))
+        _check_shard_dirs(root, count)
         if wanted and wanted != count:
             raise ConfigError(
                 f"storage.shards = {wanted}, but the data directory {root} was created with "
@@ -244,6 +241,32 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _checksum(info: dict[str, Any]) -> str:
+    body = {k: v for k, v in info.items() if k != "checksum"}
+    return xxhash.xxh64_hexdigest(json.dumps(body, sort_keys=True).encode())
+
+
+def _check_manifest(path: Path, info: dict[str, Any]) -> int:
+    stored = info.get("shards")
+    if info.get("format") != FORMAT or not isinstance(stored, int) or stored < 1:
+        raise CorruptionError(f"{path} has an unknown format: {info}")
+    if info.get("checksum") != _checksum(info):
+        raise CorruptionError(f"{path} fails its checksum: it was damaged or edited")
+    return stored
+
+
+def _check_shard_dirs(root: Path, count: int) -> None:
+    # The count routes every key: a directory that disagrees with it must not be opened.
+    shards = root / "shards"
+    found = {p.name for p in shards.iterdir()} if shards.is_dir() else set()
+    expected = {f"{i:03d}" for i in range(count)}
+    if found and found != expected:
+        raise CorruptionError(
+            f"{root / MANIFEST} says {count} shards but {shards} holds {sorted(found)}"
+        )
+
+
 def dump_manifest(info: dict[str, Any]) -> bytes:
-    """A manifest as pretty, sorted JSON bytes."""
+    """A manifest as pretty, sorted JSON bytes, with a checksum over its other fields."""
+    info = {**info, "checksum": _checksum(info)}
     return (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()

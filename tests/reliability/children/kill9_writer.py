@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+import lumadb
 from lumadb.storage.faults import FAULTS
 
 
@@ -41,7 +42,14 @@ def key_names(threads: int, per_thread: int) -> list[list[str]]:
     return [[f"t{t}-k{i:04d}" for i in range(per_thread)] for t in range(threads)]
 
 
-def writer(coll, mine: list[str], version: dict[str, int], fd: int, rate: float, stop) -> None:  # noqa: ANN001
+def writer(
+    coll: lumadb.Collection,
+    mine: list[str],
+    version: dict[str, int],
+    fd: int,
+    rate: float,
+    stop: threading.Event,
+) -> None:
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
     i = 0
@@ -64,8 +72,6 @@ def main() -> int:
     args = parse()
     if args.canary:
         setattr(FAULTS, args.canary, True)
-    import lumadb
-
     t0 = time.monotonic()
     db = lumadb.open(args.dir, durability=args.durability, shards=args.shards)
     coll = db.create_collection("kill9", exist_ok=True)

@@ -6,7 +6,6 @@ into a :class:`~lumadb.errors.StorageError` subclass, so callers never see a raw
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import rocksdict
 
-from lumadb.errors import CorruptionError, DiskFullError, StorageError
+from lumadb.errors import CorruptionError, DiskFullError, LumaError, StorageError
 from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import Batch, EngineOptions
 
@@ -41,6 +40,8 @@ _STAT_PROPERTIES = {
 
 def translate_error(exc: BaseException, what: str) -> NoReturn:
     """Raise the LumaDB error matching a rocksdict exception (whose type is always generic)."""
+    if isinstance(exc, LumaError):  # already translated further down
+        raise exc
     text = str(exc)
     lowered = text.lower()
     if "corruption" in lowered or "checksum" in lowered:
@@ -95,21 +96,58 @@ def _bounds(lower: bytes, upper: bytes) -> rocksdict.ReadOptions:
 def _range(
     source: rocksdict.Rdict, lower: bytes, upper: bytes, reverse: bool
 ) -> Iterator[tuple[bytes, bytes]]:
-    # rocksdict honours the upper iterate bound but not the lower one, so forward scans seek
-    # to ``lower`` and backward scans stop at it themselves.
+    """Pairs in ``[lower, upper)``; raises if the scan ended on an error instead of the range end.
+
+    rocksdict's ``items()`` honours the upper iterate bound but not the lower one (so forward
+    scans seek to ``lower`` and backward scans stop at it themselves), and it ends quietly when
+    the underlying iterator fails (a corrupted block, say): :func:`_verify_end` tells the two
+    endings apart.
+    """
     read_opt = _bounds(lower, upper)
-    if not reverse:
-        return cast(
-            "Iterator[tuple[bytes, bytes]]", iter(source.items(from_key=lower, read_opt=read_opt))
-        )
-    items = cast(
-        "Iterator[tuple[bytes, bytes]]", iter(source.items(backwards=True, read_opt=read_opt))
-    )
-    return itertools.takewhile(lambda kv: kv[0] >= lower, items)
+    last: bytes | None = None
+    if reverse:
+        for key, value in _pairs(source.items(backwards=True, read_opt=read_opt)):
+            if key < lower:
+                return
+            last = key
+            yield key, value
+    else:
+        for key, value in _pairs(source.items(from_key=lower, read_opt=read_opt)):
+            last = key
+            yield key, value
+    _verify_end(source, lower, upper, reverse, last)
+
+
+def _pairs(items: object) -> Iterator[tuple[bytes, bytes]]:
+    return cast("Iterator[tuple[bytes, bytes]]", items)
+
+
+def _verify_end(
+    source: rocksdict.Rdict, lower: bytes, upper: bytes, reverse: bool, last: bytes | None
+) -> None:
+    it = source.iter(_bounds(lower, upper))
+    if reverse:
+        it.seek_for_prev(last if last is not None else upper)
+        bound = last if last is not None else upper
+        while it.valid() and cast(bytes, it.key()) >= bound:
+            it.prev()
+        ended_early = it.valid() and cast(bytes, it.key()) >= lower
+    else:
+        it.seek(last + b"\x00" if last is not None else lower)
+        ended_early = it.valid()
+    it.status()  # raises the iterator's error, if any
+    if ended_early:
+        raise CorruptionError("a scan ended before the end of its range without an error")
 
 
 def _count(source: rocksdict.Rdict, lower: bytes, upper: bytes) -> int:
-    return sum(1 for _ in source.keys(from_key=lower, read_opt=_bounds(lower, upper)))
+    count = 0
+    last: bytes | None = None
+    for key in cast("Iterator[bytes]", source.keys(from_key=lower, read_opt=_bounds(lower, upper))):
+        count += 1
+        last = key
+    _verify_end(source, lower, upper, False, last)
+    return count
 
 
 class RocksSnapshot:
@@ -207,7 +245,8 @@ class RocksEngine:
         self._sync = rocksdict.WriteOptions()
         self._sync.sync = True
         if FAULTS.wal_disabled:
-            self._nosync.disable_wal(True)
+            # The stub declares a method, but rocksdict exposes a settable attribute.
+            setattr(self._nosync, "disable_wal", True)  # noqa: B010
         self._db_write = self._db.write
 
     def batch(self) -> Batch:
