@@ -164,25 +164,14 @@ def test_no_ack_after_enospc_and_reads_served(
     assert served >= 0.99, f"reads served {served:.2%}: {reads['errors']}"
 
 
-RESUME_BUG = (
-    "bug: after ENOSPC a shard refuses every write with DiskFullError, even once space is "
-    "free again, until the database is reopened, unless the free space reaches the memtable "
-    "size: RocksDB's own recovery (SstFileManager) demands free space >= write_buffer (64 MiB "
-    "by default) and polls every 5 s; lsm/rocks.py neither resumes nor reopens the engine"
-)
-
-
 def test_writes_resume_without_reopen(
     outcome: dict[str, Any],
     request: pytest.FixtureRequest,
     record_property: Callable[[str, object], None],
 ) -> None:
     """Once the filler is deleted, writes succeed again on the same open database (within
-    ``resume_wait`` seconds: RocksDB retries every 5 s)."""
-    if outcome["write_buffer"] == "64MiB" and outcome["backend"].startswith("tmpfs"):
-        # 12 MiB freed < 64 MiB memtable: the known bug, deterministic on this disk size.
-        # (The shim's budget is invisible to statvfs, so RocksDB sees plenty of space there.)
-        request.applymarker(pytest.mark.xfail(strict=True, reason=RESUME_BUG))
+    ``resume_wait`` seconds; the shard retries by reopening its engine once per second, also
+    when less than a memtable's worth of space came back)."""
     resume = outcome["resume"]
     report(record_property, f"disk full {outcome['scenario']} resume", resume)
     assert resume["resumed"], (

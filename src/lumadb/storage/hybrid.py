@@ -12,7 +12,7 @@ import threading
 
 from lumadb.storage.cache import HotCache
 from lumadb.storage.faults import FAULTS
-from lumadb.storage.lsm import Batch, KVEngine
+from lumadb.storage.lsm import KVEngine
 
 __all__ = ["HybridStorage"]
 
@@ -86,9 +86,8 @@ class HybridStorage:
         value = self.cache.peek(key)
         return value if value is not None else self.engine.get(key)
 
-    def apply(self, batch: Batch, key: bytes, value: bytes | None) -> None:
-        """Write ``batch`` (not yet synced) and make L1 show ``value`` for ``key``."""
-        self.engine.write(batch, sync=False)
+    def written(self, key: bytes, value: bytes | None) -> None:
+        """After a write of ``key`` (caller holds the lock): keep L1 exact."""
         self.generation += 1
         if self._cache_writes:
             if value is None:
@@ -96,9 +95,8 @@ class HybridStorage:
             else:
                 self.cache.replace(key, value)
 
-    def apply_many(self, batch: Batch, items: list[tuple[bytes, bytes | None]]) -> None:
-        """Write ``batch`` and update L1 for every key of it."""
-        self.engine.write(batch, sync=False)
+    def written_many(self, items: list[tuple[bytes, bytes | None]]) -> None:
+        """After a batch write: keep L1 exact for every key of it."""
         self.generation += 1
         if self._cache_writes:
             cache = self.cache

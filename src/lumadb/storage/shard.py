@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from lumadb.clock import Clock
-from lumadb.errors import DocumentExists, ReadOnlyError, VersionMismatch
+from lumadb.errors import DiskFullError, DocumentExists, ReadOnlyError, VersionMismatch
 from lumadb.storage import codec, keys
 from lumadb.storage.cache import HotCache
 from lumadb.storage.commit import WalSyncer
@@ -28,6 +28,8 @@ IMAGE_NEW = 1
 IMAGE_OLD = 2
 
 _NO_EXPECT = -1
+_RESUME_INTERVAL = 1.0
+_RESUME_MIN_FREE = 1 << 20
 _pack_value = codec.pack_value_header
 _pack_feed = codec.pack_feed_header
 _pack_feed_key = keys.pack_feed_key
@@ -55,6 +57,9 @@ class Shard:
         self._hooks_need_old = False
         self._feed = not FAULTS.skip_feed
         self._cache_writes = not FAULTS.stale_cache
+        self._monotonic = clock.monotonic
+        self._full_since: float | None = None
+        self._resume_after = 0.0
         self._wait_sync = durability != "off"
         # Bound once for the write path.
         self._new_batch = engine.batch
@@ -80,6 +85,38 @@ class Shard:
         failure = self.syncer.failure
         if failure is not None:
             raise ReadOnlyError(f"{self.name} is read-only: {failure.message}")
+        if self._full_since is not None:
+            self._try_resume()
+
+    # --- a full disk -----------------------------------------------------------------------
+    #
+    # After ENOSPC RocksDB keeps failing writes until its own recovery sees free space of at
+    # least a memtable (64 MiB by default). The shard instead retries by reopening the engine,
+    # at most once per second and only when some space is free again, so writes resume as soon
+    # as the disk has room. Reads keep working meanwhile (the engine stays open until then).
+
+    def _disk_full(self) -> None:
+        if self._full_since is None:
+            self._full_since = self._monotonic()
+        self._resume_after = self._monotonic() + _RESUME_INTERVAL
+
+    def _guarded_write(self, batch: Batch, sync: bool = False) -> None:
+        try:
+            self.engine.write(batch, sync=sync)
+        except DiskFullError:
+            self._disk_full()
+            raise
+
+    def _try_resume(self) -> None:
+        now = self._monotonic()
+        if now >= self._resume_after:
+            self._resume_after = now + _RESUME_INTERVAL
+            if self.engine.free_bytes() >= _RESUME_MIN_FREE:
+                with self.lock:
+                    self.engine.recover()
+                self._full_since = None
+                return
+        raise DiskFullError(f"{self.name}: the disk is full; writes resume when space is freed")
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -89,7 +126,7 @@ class Shard:
         ``expect`` makes the write conditional: 0 means the key must not exist, n > 0 that its
         current version must be n.
         """
-        if self.syncer.failure is not None:
+        if self.syncer.failure is not None or self._full_since is not None:
             self._check_writable()
         # The common case (no old image, no condition, no hooks) is inlined: it is the hot path.
         slow = images & IMAGE_OLD or expect != _NO_EXPECT or self.hooks
@@ -111,7 +148,11 @@ class Shard:
                 else:
                     head = _pack_feed(_FEED_VERSION, _OP_PUT, 0, self._now_ms(), len(key), 0)
                     batch.put(_pack_feed_key(b"f", seq), head + key)
-            self._write(batch, sync=False)
+            try:
+                self._write(batch, sync=False)
+            except DiskFullError:
+                self._disk_full()
+                raise
             self.hybrid.generation += 1
             if self._cache_writes:
                 self._cache_put(key, value)
@@ -159,7 +200,8 @@ class Shard:
                 batch.put(keys.feed_key(seq), feed)
             for hook in self.hooks:
                 hook.on_write(batch, key, None, old)
-            self.hybrid.apply(batch, key, None)
+            self._guarded_write(batch)
+            self.hybrid.written(key, None)
             self.seq = seq
         self.syncer.wait(seq)
         return seq
@@ -191,7 +233,8 @@ class Shard:
                     for hook in self.hooks:
                         hook.on_write(batch, key, body, None)
                 updates.append((key, value))
-            self.hybrid.apply_many(batch, updates)
+            self._guarded_write(batch)
+            self.hybrid.written_many(updates)
             self.seq = seq
         self.syncer.wait(seq)
         return seq
@@ -204,7 +247,7 @@ class Shard:
             batch = self.engine.batch()
             batch.delete_range(prefix, keys.prefix_end(prefix))
             batch.put(keys.feed_key(seq), codec.encode_feed(codec.OP_DROP, self._now_ms(), prefix))
-            self.engine.write(batch, sync=False)
+            self._guarded_write(batch)
             self.hybrid.generation += 1
             self.hybrid.cache.discard_prefix(prefix)
             self.seq = seq
@@ -238,7 +281,7 @@ class Shard:
         else:
             batch.put(keys.meta_key(name), value)
         with self.lock:
-            self.engine.write(batch, sync=True)
+            self._guarded_write(batch, sync=True)
 
     def stats(self) -> dict[str, int]:
         """Figures for metrics: cache counters, sync counters and engine sizes."""
@@ -253,6 +296,7 @@ class Shard:
             "wal_syncs": self.syncer.syncs,
             "wal_synced_writes": self.syncer.synced_writes,
             "read_only": int(self.syncer.failure is not None),
+            "disk_full": int(self._full_since is not None),
             **self.engine.stats(),
         }
 

@@ -104,6 +104,14 @@ class KVEngine(ReadView, Protocol):
         """Engine figures for metrics (sizes, counts); names are engine-specific."""
         ...
 
+    def free_bytes(self) -> int:
+        """Free space on the engine's disk (for resuming after the disk was full)."""
+        ...
+
+    def recover(self) -> None:
+        """Reopen to clear a sticky error (such as a full disk) once its cause is gone."""
+        ...
+
     def close(self) -> None:
         """Flush and close; the engine is unusable afterwards."""
         ...

@@ -150,6 +150,13 @@ class MemoryEngine(_SortedView):
             size = sum(len(k) + len(v) for k, v in self._data.items())
             return {"estimate_keys": len(self._data), "live_data_bytes": size}
 
+    def free_bytes(self) -> int:
+        """Memory is never "full" here."""
+        return 1 << 62
+
+    def recover(self) -> None:
+        """Nothing sticky to clear."""
+
     def close(self) -> None:
         """Mark closed (the data stays readable for tests that inspect it)."""
         self.closed = True

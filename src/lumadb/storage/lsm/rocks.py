@@ -6,6 +6,7 @@ into a :class:`~lumadb.errors.StorageError` subclass, so callers never see a raw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -236,6 +237,7 @@ class RocksEngine:
 
     def __init__(self, path: str, opts: rocksdict.Options) -> None:
         self.path = path
+        self._opts = opts
         try:
             self._db = rocksdict.Rdict(path, opts)
         except Exception as exc:
@@ -334,6 +336,29 @@ class RocksEngine:
             if value is not None:
                 out[name] = value
         return out
+
+    def free_bytes(self) -> int:
+        """Free space for unprivileged writers on the shard's filesystem."""
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return 0
+        return st.f_bavail * st.f_frsize
+
+    def recover(self) -> None:
+        """Close and reopen RocksDB, replaying its WAL: this clears a sticky background error.
+
+        RocksDB's own resume after ENOSPC waits for free space of a whole memtable; a reopen
+        only needs room for what it replays.
+        """
+        # A database in a hard-error state may fail to flush while closing: that is expected.
+        with contextlib.suppress(Exception):
+            self._db.close()
+        try:
+            self._db = rocksdict.Rdict(self.path, self._opts)
+        except Exception as exc:
+            translate_error(exc, f"reopening RocksDB at {self.path}")
+        self._db_write = self._db.write
 
     def close(self) -> None:
         """Flush and close."""
