@@ -30,6 +30,14 @@ def test_data_survives_reopen(tmp_path: Path) -> None:
         assert c.describe()["changefeed"] == "new"
 
 
+def test_reopen_keeps_the_configured_engine_options(tmp_path: Path) -> None:
+    # rocksdict reopens existing databases with default options unless told otherwise.
+    path = tmp_path / "d"
+    for _ in range(2):
+        with lumadb.open(path, shards=1, block_cache="64MiB") as db:
+            assert db.stats()["shards"][0]["block_cache_capacity"] == 64 << 20
+
+
 def test_second_open_names_the_holder(tmp_path: Path) -> None:
     path = tmp_path / "d"
     with lumadb.open(path):

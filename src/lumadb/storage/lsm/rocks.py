@@ -36,6 +36,7 @@ _STAT_PROPERTIES = {
     "sst_bytes": "rocksdb.total-sst-files-size",
     "memtable_bytes": "rocksdb.cur-size-all-mem-tables",
     "pending_compaction_bytes": "rocksdb.estimate-pending-compaction-bytes",
+    "block_cache_capacity": "rocksdb.block-cache-capacity",
 }
 
 
@@ -86,6 +87,13 @@ def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rock
 
 
 _new_batch = rocksdict.WriteBatch
+
+
+def _open_rdict(path: str, opts: rocksdict.Options) -> rocksdict.Rdict:
+    # rocksdict applies ``opts`` only to column families it creates: reopening an existing
+    # database would silently fall back to defaults (8 MiB cache, no bloom filter) unless the
+    # default family's options are passed explicitly.
+    return rocksdict.Rdict(path, opts, column_families={"default": opts})
 
 
 def _bounds(lower: bytes, upper: bytes) -> rocksdict.ReadOptions:
@@ -239,7 +247,7 @@ class RocksEngine:
         self.path = path
         self._opts = opts
         try:
-            self._db = rocksdict.Rdict(path, opts)
+            self._db = _open_rdict(path, opts)
         except Exception as exc:
             translate_error(exc, f"opening RocksDB at {path}")
         self._nosync = rocksdict.WriteOptions()
@@ -355,7 +363,7 @@ class RocksEngine:
         with contextlib.suppress(Exception):
             self._db.close()
         try:
-            self._db = rocksdict.Rdict(self.path, self._opts)
+            self._db = _open_rdict(self.path, self._opts)
         except Exception as exc:
             translate_error(exc, f"reopening RocksDB at {self.path}")
         self._db_write = self._db.write
