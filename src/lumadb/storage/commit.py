@@ -3,11 +3,12 @@
 ``always``
     every write is followed by its own WAL fsync before it is acknowledged.
 ``group`` (default)
-    writers append to the WAL without syncing, then wait for a sync that covers them; the first
-    waiter becomes the leader and syncs for everyone written so far, the others wait. RocksDB's
-    ``flush_wal`` releases the GIL, so writes keep arriving while the leader's fsync runs and the
-    next sync covers all of them: thousands of durable writes per second from a disk that does a
-    few thousand fsyncs.
+    writers append to the WAL without syncing and then wait for a sync that covers them. A
+    per-shard sync thread runs those syncs back to back while anyone waits: each sync covers
+    every write made before it started, and RocksDB's ``flush_wal`` releases the GIL, so the
+    next writes are prepared while the current sync is on the disk (a pipeline, as in MySQL's
+    and RocksDB's own group commit). Each waiter sleeps on a plain lock of its own that the sync
+    thread releases, which is far cheaper than a condition variable.
 ``off``
     writes are acknowledged once in the OS page cache (they survive a process crash, not a
     machine crash).
@@ -28,6 +29,17 @@ from lumadb.storage.lsm import KVEngine
 __all__ = ["DURABILITY_MODES", "WalSyncer"]
 
 DURABILITY_MODES = ("always", "group", "off")
+_allocate_lock = threading.Lock
+
+
+class _Generation:
+    """The writers one sync will acknowledge; each sleeps on its own held lock."""
+
+    __slots__ = ("error", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: list[threading.Lock] = []
+        self.error: LumaError | None = None
 
 
 class WalSyncer:
@@ -42,19 +54,30 @@ class WalSyncer:
         self._engine = engine
         self._written = written
         self._name = shard_name
-        self._cond = threading.Condition()
         self._sync_lock = threading.Lock()
-        self._durable = 0
-        self._syncing = False
         self.failure: DurabilityError | None = None
         self.syncs = 0
         self.synced_writes = 0
         self._ignore_errors = FAULTS.ignore_sync_errors
+        # group mode state, guarded by _mutex
+        self._mutex = threading.Lock()
+        self._durable = 0
+        self._next = _Generation()
+        self._idle = True
+        self._stopped = False
+        self._work = threading.Lock()  # held while the sync thread has nothing to do
+        self._work.acquire()
+        self._thread: threading.Thread | None = None
         self.wait: Callable[[int], None] = {
             "always": self._wait_always,
             "group": self._wait_group,
             "off": self._wait_off,
         }[mode]
+        if mode == "group":
+            self._thread = threading.Thread(
+                target=self._run, name=f"luma-sync-{shard_name}", daemon=True
+            )
+            self._thread.start()
 
     def _sync(self) -> None:
         try:
@@ -80,32 +103,63 @@ class WalSyncer:
             self.synced_writes += 1
 
     def _wait_group(self, seq: int) -> None:
-        cond = self._cond
-        with cond:
-            while self._durable < seq:
-                if self.failure is not None:
-                    raise self.failure
-                if self._syncing:
-                    cond.wait()
-                    continue
-                self._lead(cond)
+        if self._durable >= seq:
+            return
+        with self._mutex:
+            if self._durable >= seq:
+                return
+            if self.failure is not None:
+                raise self.failure
+            if self._stopped:
+                raise StorageError(f"{self._name} is closed")
+            gen = self._next
+            parked = _allocate_lock()
+            parked.acquire()
+            gen.waiters.append(parked)
+            if self._idle:
+                self._idle = False
+                self._work.release()
+        # Released by the sync thread once the sync covering this write is done. One lock per
+        # waiter lets them all wake at once (a shared gate would wake them one after another).
+        parked.acquire()
+        if gen.error is not None:
+            raise gen.error
 
-    def _lead(self, cond: threading.Condition) -> None:
-        # Everything written before the sync starts is covered by it.
-        target = self._written()
-        self._syncing = True
-        cond.release()
-        error: LumaError | None = None
+    def _run(self) -> None:
+        while True:
+            self._work.acquire()
+            while True:
+                with self._mutex:
+                    gen = self._next
+                    if not gen.waiters:
+                        self._idle = True
+                        break
+                    self._next = _Generation()
+                    # Every write before this point is covered by the sync that follows.
+                    target = self._written()
+                self._sync_generation(gen, target)
+            if self._stopped:
+                return
+
+    def _sync_generation(self, gen: _Generation, target: int) -> None:
         try:
             self._sync()
         except LumaError as exc:
-            error = exc
-        finally:
-            cond.acquire()
-            self._syncing = False
-        if error is None:
+            gen.error = exc
+        else:
             self.synced_writes += target - self._durable
             self._durable = max(self._durable, target)
-        cond.notify_all()
-        if error is not None:
-            raise error
+        for parked in gen.waiters:
+            parked.release()
+
+    def close(self) -> None:
+        """Stop the sync thread (after it finishes the syncs writers wait for)."""
+        if self._thread is None:
+            return
+        with self._mutex:
+            self._stopped = True
+            if self._idle:
+                self._idle = False
+                self._work.release()
+        self._thread.join(timeout=10)
+        self._thread = None

@@ -222,6 +222,7 @@ class Database:
             self._maintenance.join(timeout=5)
         errors: list[BaseException] = []
         for shard in getattr(self, "shards", []):
+            shard.syncer.close()
             with shard.lock:
                 try:
                     shard.engine.close()
