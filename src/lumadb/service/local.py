@@ -34,6 +34,7 @@ _CATALOG_KEY = "catalog"
 _ABSENT: Any = object()
 _encode_id = keys.encode_id
 _encode_document = codec.encode_document
+_decode_stored = codec.decode_stored
 
 
 class LocalService:
@@ -45,6 +46,7 @@ class LocalService:
         self._max_doc = settings.storage.max_document_size
         self._ddl = threading.Lock()
         self._shard_for = self.store.shard_for
+        self._shard_index = self.store.shard_index
         try:
             raw = self.store.shards[0].meta_get(_CATALOG_KEY)
             self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
@@ -170,12 +172,11 @@ class LocalService:
         self, collection: str, doc_id: str, view: DatabaseSnapshot | None = None
     ) -> Document | None:
         """A document or ``None``."""
-        key = self._spec(collection).prefix + keys.encode_id(doc_id)
-        if view is None:
-            value = self.store.shard_for(key).get(key)
-        else:
-            value = self._view(view, key).get(key)
-        return None if value is None else codec.decode_document(codec.stored_body(value))
+        spec = self._specs.get(collection) or self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        source = self._shard_for(key) if view is None else self._view(view, key)
+        value = source.get(key)
+        return None if value is None else _decode_stored(value)
 
     def _view(self, snapshot: DatabaseSnapshot, key: bytes) -> ReadView:
         return snapshot.views[self.store.shard_for(key).id]
@@ -198,7 +199,7 @@ class LocalService:
                 values = view.views[shard_id].multi_get(wanted)
             for pos, value in zip(positions, values, strict=True):
                 if value is not None:
-                    out[pos] = codec.decode_document(codec.stored_body(value))
+                    out[pos] = _decode_stored(value)
         return out
 
     def delete(self, collection: str, doc_id: str) -> bool:
@@ -210,25 +211,29 @@ class LocalService:
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard."""
         spec = self._spec(collection)
-        groups: dict[int, list[tuple[bytes, bytes]]] = {}
-        count = 0
-        for position, pair in enumerate(_as_list(pairs, "pairs")):
-            if not isinstance(pair, tuple | list) or len(pair) != 2:
-                raise InvalidArgument(
-                    f"put_many takes (id, document) pairs; item {position} is not"
-                )
-            doc_id, doc = pair
-            try:
-                key = spec.prefix + keys.encode_id(doc_id)
-                body = self._encode(doc_id, doc)
-            except LumaError as exc:
-                # Same error class, with the position so callers can point at the bad item.
-                raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
-            groups.setdefault(self.store.shard_for(key).id, []).append((key, body))
-            count += 1
-        for shard_id, items in groups.items():
-            self.store.shards[shard_id].put_many(items, spec.images)
-        return count
+        shards = self.store.shards
+        groups: list[list[tuple[bytes, bytes]]] = [[] for _ in shards]
+        prefix, limit, route = spec.prefix, self._max_doc, self._shard_index
+        position = -1
+        doc_id: object = None
+        try:
+            for position, (doc_id, doc) in enumerate(_as_list(pairs, "pairs")):  # noqa: B007
+                key = prefix + _encode_id(doc_id)
+                body = _encode_document(doc, limit)
+                if "id" in doc and doc["id"] != doc_id:
+                    self._id_mismatch(doc_id, doc)  # type: ignore[arg-type]
+                groups[route(key)].append((key, body))
+        except LumaError as exc:
+            # Same error class, with the position so callers can point at the bad item.
+            raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
+        except (TypeError, ValueError):
+            raise InvalidArgument(
+                f"put_many takes (id, document) pairs; item {position} is not one"
+            ) from None
+        for shard, items in zip(shards, groups, strict=True):
+            if items:
+                shard.put_many(items, spec.images)
+        return sum(len(items) for items in groups)
 
     def scan(
         self, collection: str, rng: ScanRange, view: DatabaseSnapshot | None = None
@@ -244,13 +249,16 @@ class LocalService:
             shard.scan(lower, upper, reverse=rng.reverse, view=v)
             for shard, v in zip(self.store.shards, views, strict=True)
         ]
-        merged: Iterator[tuple[bytes, bytes]] = heapq.merge(
-            *streams, key=operator.itemgetter(0), reverse=rng.reverse
+        merged: Iterator[tuple[bytes, bytes]] = (
+            streams[0]
+            if len(streams) == 1
+            else heapq.merge(*streams, key=operator.itemgetter(0), reverse=rng.reverse)
         )
         if limit is not None:
             merged = itertools.islice(merged, limit)
         cut = len(spec.prefix)
-        return ((k[cut:].decode(), codec.decode_document(codec.stored_body(v))) for k, v in merged)
+        decode = _decode_stored
+        return ((k[cut:].decode(), decode(v)) for k, v in merged)
 
     def count(
         self, collection: str, prefix: str | None = None, view: DatabaseSnapshot | None = None

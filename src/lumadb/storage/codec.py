@@ -32,6 +32,7 @@ __all__ = [
     "FeedRecord",
     "decode_document",
     "decode_feed",
+    "decode_stored",
     "encode_document",
     "encode_feed",
     "pack_feed_header",
@@ -104,6 +105,22 @@ def decode_document(body: bytes | memoryview) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise CorruptionError(f"stored document does not parse: {exc}") from None
     if not isinstance(doc, dict):
+        raise CorruptionError("stored document is not a JSON object")
+    return doc
+
+
+_loads = orjson.loads
+
+
+def decode_stored(value: bytes) -> dict[str, Any]:
+    """The document in a stored value (header checked, JSON parsed without copying)."""
+    if value[0] != _VALUE_V1:
+        raise CorruptionError("stored value has an unknown format")
+    try:
+        doc = _loads(memoryview(value)[HEADER_SIZE:])
+    except orjson.JSONDecodeError as exc:
+        raise CorruptionError(f"stored document does not parse: {exc}") from None
+    if type(doc) is not dict:
         raise CorruptionError("stored document is not a JSON object")
     return doc
 

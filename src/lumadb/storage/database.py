@@ -150,6 +150,10 @@ class Database:
         """The shard owning a document key."""
         return self.shards[self._hash(key) % self._count]
 
+    def shard_index(self, key: bytes) -> int:
+        """The position of the shard owning a document key."""
+        return self._hash(key) % self._count
+
     def check_open(self) -> None:
         """Raise :class:`DatabaseClosed` after :meth:`close`."""
         if self._closed:

@@ -98,7 +98,7 @@ class HybridStorage:
     def written_many(self, items: list[tuple[bytes, bytes | None]]) -> None:
         """After a batch write: keep L1 exact for every key of it."""
         self.generation += 1
-        if self._cache_writes:
+        if self._cache_writes and len(self.cache):
             cache = self.cache
             for key, value in items:
                 if value is None:

@@ -65,9 +65,11 @@ class Shard:
         self._new_batch = engine.batch
         self._write = engine.write
         self._cache_put = self.hybrid.cache.replace
-        # Bound once: reads skip a layer of calls.
+        # Bound once: reads skip a layer of calls (and L1 altogether when it is disabled).
         self.get: Callable[[bytes], bytes | None] = self.hybrid.read
         self.get_many: Callable[[list[bytes]], list[bytes | None]] = self.hybrid.read_many
+        if cache_bytes <= 0:
+            self.get, self.get_many = engine.get, engine.multi_get
 
     def _recover_seq(self) -> int:
         # Pruning always keeps the newest record, so the last feed key is the last sequence.
@@ -214,29 +216,67 @@ class Shard:
             batch = self.engine.batch()
             updates: list[tuple[bytes, bytes | None]] = []
             full = bool(images & IMAGE_OLD) or self._hooks_need_old
-            # Values written earlier in this batch, for old images of repeated keys.
-            pending: dict[bytes, bytes] = {}
-            now = self._now_ms()
-            for key, body in items:
-                seq += 1
-                value = codec.stored_value(seq, body)
-                batch.put(key, value)
-                if full:
-                    current = pending.get(key) or self.hybrid.current(key)
-                    self._put_full(batch, seq, key, body, images, current)
-                    pending[key] = value
-                else:
-                    if self._feed:
-                        new = body if images & IMAGE_NEW else None
-                        feed = codec.encode_feed(codec.OP_PUT, now, key, new)
-                        batch.put(keys.feed_key(seq), feed)
-                    for hook in self.hooks:
-                        hook.on_write(batch, key, body, None)
-                updates.append((key, value))
+            if full or self.hooks or not self._feed:
+                seq = self._batch_general(batch, items, images, seq, updates)
+            else:
+                seq = self._batch_fast(batch, items, images, seq, updates)
             self._guarded_write(batch)
             self.hybrid.written_many(updates)
             self.seq = seq
         self.syncer.wait(seq)
+        return seq
+
+    def _batch_fast(
+        self,
+        batch: Batch,
+        items: list[tuple[bytes, bytes]],
+        images: int,
+        seq: int,
+        updates: list[tuple[bytes, bytes | None]],
+    ) -> int:
+        # Documents and key-only (or new-image) feed records, with the formats inlined.
+        put, add, now = batch.put, updates.append, self._now_ms()
+        with_new = images & IMAGE_NEW
+        for key, body in items:
+            seq += 1
+            value = _pack_value(_VALUE_VERSION, seq) + body
+            put(key, value)
+            if with_new:
+                head = _pack_feed(_FEED_VERSION, _OP_PUT, _HAS_NEW, now, len(key), len(body))
+                put(_pack_feed_key(b"f", seq), head + key + body)
+            else:
+                head = _pack_feed(_FEED_VERSION, _OP_PUT, 0, now, len(key), 0)
+                put(_pack_feed_key(b"f", seq), head + key)
+            add((key, value))
+        return seq
+
+    def _batch_general(
+        self,
+        batch: Batch,
+        items: list[tuple[bytes, bytes]],
+        images: int,
+        seq: int,
+        updates: list[tuple[bytes, bytes | None]],
+    ) -> int:
+        full = bool(images & IMAGE_OLD) or self._hooks_need_old
+        # Values written earlier in this batch, for old images of repeated keys.
+        pending: dict[bytes, bytes] = {}
+        now = self._now_ms()
+        for key, body in items:
+            seq += 1
+            value = codec.stored_value(seq, body)
+            batch.put(key, value)
+            if full:
+                current = pending.get(key) or self.hybrid.current(key)
+                self._put_full(batch, seq, key, body, images, current)
+                pending[key] = value
+            else:
+                if self._feed:
+                    new = body if images & IMAGE_NEW else None
+                    batch.put(keys.feed_key(seq), codec.encode_feed(codec.OP_PUT, now, key, new))
+                for hook in self.hooks:
+                    hook.on_write(batch, key, body, None)
+            updates.append((key, value))
         return seq
 
     def drop_range(self, prefix: bytes) -> int:

@@ -112,19 +112,21 @@ def _range(
     the underlying iterator fails (a corrupted block, say): :func:`_verify_end` tells the two
     endings apart.
     """
-    read_opt = _bounds(lower, upper)
-    last: bytes | None = None
-    if reverse:
-        for key, value in _pairs(source.items(backwards=True, read_opt=read_opt)):
-            if key < lower:
-                return
-            last = key
-            yield key, value
-    else:
-        for key, value in _pairs(source.items(from_key=lower, read_opt=read_opt)):
-            last = key
-            yield key, value
-    _verify_end(source, lower, upper, reverse, last)
+    kv: tuple[bytes, bytes] | None = None
+    try:
+        if reverse:
+            for kv in _pairs(source.items(backwards=True, read_opt=_bounds(lower, upper))):
+                if kv[0] < lower:
+                    return
+                yield kv
+        else:
+            for kv in _pairs(source.items(from_key=lower, read_opt=_bounds(lower, upper))):
+                yield kv
+        _verify_end(source, lower, upper, reverse, kv[0] if kv is not None else None)
+    except LumaError:
+        raise
+    except Exception as exc:
+        translate_error(exc, "scan")
 
 
 def _pairs(items: object) -> Iterator[tuple[bytes, bytes]]:
@@ -258,6 +260,7 @@ class RocksEngine:
             # The stub declares a method, but rocksdict exposes a settable attribute.
             setattr(self._nosync, "disable_wal", True)  # noqa: B010
         self._db_write = self._db.write
+        self._db_get = self._db.get
 
     def batch(self) -> Batch:
         """A new rocksdict WriteBatch (it satisfies :class:`Batch` structurally)."""
@@ -265,8 +268,8 @@ class RocksEngine:
 
     def write(self, batch: Batch, *, sync: bool) -> None:
         """Apply ``batch`` atomically."""
-        try:
-            self._db_write(cast(rocksdict.WriteBatch, batch), self._sync if sync else self._nosync)
+        try:  # no cast() here: it is a call, and this is the hottest line of the write path
+            self._db_write(batch, self._sync if sync else self._nosync)  # type: ignore[arg-type]
         except Exception as exc:
             translate_error(exc, "write")
 
@@ -280,7 +283,7 @@ class RocksEngine:
     def get(self, key: bytes) -> bytes | None:
         """Point read."""
         try:
-            return cast("bytes | None", self._db.get(key))
+            return self._db_get(key)
         except Exception as exc:
             translate_error(exc, "read")
 
@@ -300,10 +303,7 @@ class RocksEngine:
         self, lower: bytes, upper: bytes, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         """Range read; the iterator sees one consistent version of the data."""
-        try:
-            yield from _range(self._db, lower, upper, reverse)
-        except Exception as exc:
-            translate_error(exc, "scan")
+        return _range(self._db, lower, upper, reverse)
 
     def count(self, lower: bytes, upper: bytes) -> int:
         """Count keys without copying values into Python."""
@@ -367,6 +367,8 @@ class RocksEngine:
         except Exception as exc:
             translate_error(exc, f"reopening RocksDB at {self.path}")
         self._db_write = self._db.write
+        self._db_get = self._db.get
+        self._db_get = self._db.get
 
     def close(self) -> None:
         """Flush and close."""
