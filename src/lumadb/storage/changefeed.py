@@ -1,14 +1,17 @@
 """Reading and pruning a shard's change feed.
 
-Each committed put or delete has a record under ``f`` + its sequence number, written in the same
-batch as the change. Records carry the images their collection asked for; a record without a
-new image is resolved on read by looking the document up: if the document's version is still the
-record's sequence number the lookup is exact, otherwise the record is marked ``superseded`` (a
-later record of the same key carries the newer state).
+Each committed put or delete has a record under ``f`` + its sequence number, written in the
+same batch as the change (the plain puts of one ``put_many`` batch share one group record,
+stored under the last of their sequence numbers and expanded on read). Records carry the images
+their collection asked for; a record without a new image is resolved on read by looking the
+document up: if the document's version is still the record's sequence number the lookup is
+exact, otherwise the record is marked ``superseded`` (a later record of the same key carries
+the newer state).
 
 Retention: records older than ``retention`` or beyond the newest ``max_records`` are deleted in
-the background, except the newest record (it carries the sequence across restarts) and any
-record at or above a consumer's pinned ``floor``.
+the background (a batch's group record goes whole, so at least that many stay), except the
+newest record (it carries the sequence across restarts) and any record at or above a
+consumer's pinned ``floor``.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ _RESOLVABLE = (codec.OP_PUT, codec.OP_INSERT, codec.OP_UPDATE)
 
 def first_seq(shard: Shard) -> int | None:
     """The oldest sequence number still in the feed."""
-    for key, _ in shard.engine.iterate(keys.FEED, keys.FEED_END):
-        return keys.feed_seq(key)
+    for key, raw in shard.engine.iterate(keys.FEED, keys.FEED_END):
+        return codec.decode_feed_records(keys.feed_seq(key), raw)[0].seq
     return None
 
 
@@ -37,11 +40,15 @@ def read_changes(shard: Shard, since: int, limit: int) -> list[codec.FeedRecord]
     records: list[codec.FeedRecord] = []
     if limit <= 0:
         return records
+    # A batch's group record sits under its last sequence number, so seeking to since+1 finds
+    # the group holding since+1; its earlier members are skipped.
     for key, raw in shard.engine.iterate(keys.feed_key(since + 1), keys.FEED_END):
-        records.append(codec.decode_feed(keys.feed_seq(key), raw))
+        records.extend(
+            r for r in codec.decode_feed_records(keys.feed_seq(key), raw) if r.seq > since
+        )
         if len(records) >= limit:
             break
-    return _resolve_new_images(shard, records)
+    return _resolve_new_images(shard, records[:limit])
 
 
 def _resolve_new_images(shard: Shard, records: list[codec.FeedRecord]) -> list[codec.FeedRecord]:
@@ -81,7 +88,9 @@ def prune(
     if cut <= first:
         return 0
     batch = shard.engine.batch()
-    batch.delete_range(keys.feed_key(first), keys.feed_key(cut))
+    # Entries are keyed by their last sequence number: a group straddling ``cut`` stays whole.
+    batch.delete_range(keys.FEED, keys.feed_key(cut))
     with shard.lock:
         shard.engine.write(batch, sync=False)  # a failure here just skips this round
-    return cut - first
+    now_first = first_seq(shard)
+    return (now_first if now_first is not None else last + 1) - first

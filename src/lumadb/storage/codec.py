@@ -32,6 +32,8 @@ __all__ = [
     "FeedRecord",
     "decode_document",
     "decode_feed",
+    "decode_feed_records",
+    "encode_feed_group",
     "decode_stored",
     "encode_document",
     "encode_feed",
@@ -187,6 +189,60 @@ def encode_feed(
     if not flags:
         return head + key
     return b"".join((head, key, new or b"", old or b""))
+
+
+_FEED_GROUP_V2 = 2
+# version, op, flags, timestamp (ms), count: then per change u16 key length + key
+# (+ u32 length + new image when flagged)
+_GROUP = struct.Struct(">BBBQI")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+
+
+def encode_feed_group(ts_ms: int, keys: list[bytes], new: list[bytes] | None) -> bytes:
+    """One record for the puts of one batch, stored under the last of their sequence numbers.
+
+    Batches of N documents then cost N+1 entries instead of 2N; readers expand the record into
+    one change per document (sequence numbers ``last-N+1 .. last``).
+    """
+    u16 = _U16.pack
+    head = _GROUP.pack(_FEED_GROUP_V2, OP_PUT, _HAS_NEW if new else 0, ts_ms, len(keys))
+    if new is None:
+        return head + b"".join([u16(len(k)) + k for k in keys])
+    u32 = _U32.pack
+    return head + b"".join(
+        [u16(len(k)) + k + u32(len(b)) + b for k, b in zip(keys, new, strict=True)]
+    )
+
+
+def _decode_group(last: int, raw: bytes) -> list[FeedRecord]:
+    _version, op, flags, ts_ms, count = _GROUP.unpack_from(raw)
+    out: list[FeedRecord] = []
+    pos = _GROUP.size
+    first = last - count + 1
+    for i in range(count):
+        (key_len,) = _U16.unpack_from(raw, pos)
+        key = raw[pos + 2 : pos + 2 + key_len]
+        pos += 2 + key_len
+        new = None
+        if flags & _HAS_NEW:
+            (new_len,) = _U32.unpack_from(raw, pos)
+            new = raw[pos + 4 : pos + 4 + new_len]
+            pos += 4 + new_len
+        out.append(FeedRecord(first + i, ts_ms, op, key, new, None))
+    if pos != len(raw):
+        raise CorruptionError(f"change-feed record {last} has trailing bytes")
+    return out
+
+
+def decode_feed_records(seq: int, raw: bytes) -> list[FeedRecord]:
+    """The changes in one stored feed entry (a single change, or a batch's group)."""
+    if raw[:1] == bytes([_FEED_GROUP_V2]):
+        try:
+            return _decode_group(seq, raw)
+        except struct.error:
+            raise CorruptionError(f"change-feed record {seq} is truncated") from None
+    return [decode_feed(seq, raw)]
 
 
 def decode_feed(seq: int, raw: bytes) -> FeedRecord:

@@ -234,20 +234,18 @@ class Shard:
         seq: int,
         updates: list[tuple[bytes, bytes | None]],
     ) -> int:
-        # Documents and key-only (or new-image) feed records, with the formats inlined.
-        put, add, now = batch.put, updates.append, self._now_ms()
-        with_new = images & IMAGE_NEW
+        # Documents with the value format inlined, and one group feed record for all of them.
+        put, add = batch.put, updates.append
+        written: list[bytes] = []
+        note = written.append
         for key, body in items:
             seq += 1
             value = _pack_value(_VALUE_VERSION, seq) + body
             put(key, value)
-            if with_new:
-                head = _pack_feed(_FEED_VERSION, _OP_PUT, _HAS_NEW, now, len(key), len(body))
-                put(_pack_feed_key(b"f", seq), head + key + body)
-            else:
-                head = _pack_feed(_FEED_VERSION, _OP_PUT, 0, now, len(key), 0)
-                put(_pack_feed_key(b"f", seq), head + key)
             add((key, value))
+            note(key)
+        bodies = [body for _, body in items] if images & IMAGE_NEW else None
+        put(keys.feed_key(seq), codec.encode_feed_group(self._now_ms(), written, bodies))
         return seq
 
     def _batch_general(

@@ -99,6 +99,19 @@ def test_drop_is_recorded_on_every_shard(db: lumadb.Database) -> None:
     assert all(r.id is None for r in drops)
 
 
+def test_batch_group_records_expand_and_resume_mid_group(db: lumadb.Database) -> None:
+    c = db.create_collection("c", changefeed="new")
+    c.put_many([(f"k{i}", {"i": i}) for i in range(30)])
+    records = db.changes(shard=0, limit=1000)
+    seqs = [r.seq for r in records]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert all(r.new == {"i": int(r.id[1:])} for r in records)
+    middle = records[len(records) // 2].seq
+    again = db.changes(shard=0, since=middle, limit=3)
+    assert [r.seq for r in again] == [middle + 1, middle + 2, middle + 3][: len(again)]
+    assert len(again) == min(3, seqs[-1] - middle)
+
+
 def test_reading_from_an_offset_and_limit(db: lumadb.Database) -> None:
     c = db.create_collection("c")
     c.put_many([(f"k{i}", {"i": i}) for i in range(50)])
@@ -146,9 +159,14 @@ def test_retention_by_count(engine: str, tmp_path: Any) -> None:
     target = ":memory:" if engine == "memory" else str(tmp_path / "d")
     with lumadb.open(target, config=settings) as db:
         c = db.create_collection("c")
-        c.put_many([(f"k{i:02d}", {"i": i}) for i in range(20)])
+        for i in range(20):
+            c.put(f"k{i:02d}", {"i": i})
         db.prune_changes()
         assert [r.id for r in db.changes(shard=0)] == [f"k{i:02d}" for i in range(15, 20)]
+        # A batch's group record is pruned whole: at least max_records stay.
+        c.put_many([(f"b{i:02d}", {"i": i}) for i in range(8)])
+        db.prune_changes()
+        assert [r.id for r in db.changes(shard=0)] == [f"b{i:02d}" for i in range(8)]
 
 
 def test_sequence_continues_after_reopen(tmp_path: Any) -> None:

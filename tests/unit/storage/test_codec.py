@@ -50,3 +50,19 @@ def test_undecodable_documents_are_corruption() -> None:
         codec.decode_document(b"{broken")
     with pytest.raises(CorruptionError):
         codec.decode_document(b"[1,2]")
+
+
+@given(
+    st.lists(st.binary(max_size=40), min_size=1, max_size=20),
+    st.booleans(),
+    st.integers(0, 2**63),
+)
+def test_group_records_roundtrip(keys: list[bytes], with_new: bool, ts: int) -> None:
+    bodies = [k[::-1] for k in keys] if with_new else None
+    raw = codec.encode_feed_group(ts, keys, bodies)
+    records = codec.decode_feed_records(100, raw)
+    assert [r.seq for r in records] == list(range(100 - len(keys) + 1, 101))
+    assert [r.key for r in records] == keys
+    assert [r.new for r in records] == (bodies or [None] * len(keys))
+    with pytest.raises(CorruptionError):
+        codec.decode_feed_records(100, raw[:-1] if raw[-1:] else raw + b"x")
