@@ -189,7 +189,7 @@ class LocalService:
         key_list = [prefix + keys.encode_id(i) for i in _as_list(ids, "ids")]
         groups: dict[int, list[int]] = {}
         for pos, key in enumerate(key_list):
-            groups.setdefault(self.store.shard_for(key).id, []).append(pos)
+            groups.setdefault(self._shard_index(key), []).append(pos)
         out: list[Document | None] = [None] * len(key_list)
         for shard_id, positions in groups.items():
             wanted = [key_list[p] for p in positions]

@@ -112,9 +112,13 @@ def _check_backup(src: Path) -> dict[str, Any]:
         info = read_json(src / BACKUP_MANIFEST)
     except StorageError as exc:
         raise BackupError(f"{src}: {exc.message}") from exc
+    from lumadb.storage.database import manifest_intact
+
     shards = info.get("shards")
     if info.get("format") != _FORMAT or not isinstance(shards, int):
         raise BackupError(f"{src}/{BACKUP_MANIFEST} has an unknown format")
+    if not manifest_intact(info):
+        raise BackupError(f"{src}/{BACKUP_MANIFEST} fails its checksum: the backup is damaged")
     missing = [i for i in range(shards) if not (src / "shards" / f"{i:03d}").is_dir()]
     if missing:
         raise BackupError(f"{src} lacks shard directories {missing}")

@@ -31,7 +31,14 @@ from lumadb.storage.datadir import DirLock, atomic_write, read_json
 from lumadb.storage.lsm import EngineFactory, EngineOptions, ReadView
 from lumadb.storage.shard import Shard
 
-__all__ = ["MANIFEST", "Database", "DatabaseSnapshot", "dump_manifest", "engine_options"]
+__all__ = [
+    "MANIFEST",
+    "Database",
+    "DatabaseSnapshot",
+    "dump_manifest",
+    "engine_options",
+    "manifest_intact",
+]
 
 _log = logging.getLogger("lumadb.storage")
 
@@ -116,9 +123,14 @@ class Database:
         if self.in_memory:
             return wanted or os.cpu_count() or 1
         root = Path(self.path)
-        root.mkdir(parents=True, exist_ok=True)
-        self._lock = DirLock(root)
-        self._lock.acquire()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self._lock = DirLock(root)
+            self._lock.acquire()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot use {root} as a data directory: {exc.strerror or exc}"
+            ) from exc
         try:
             return self._read_or_create_manifest(root, wanted)
         except BaseException:
@@ -251,11 +263,16 @@ def _checksum(info: dict[str, Any]) -> str:
     return xxhash.xxh64_hexdigest(json.dumps(body, sort_keys=True).encode())
 
 
+def manifest_intact(info: dict[str, Any]) -> bool:
+    """Whether a manifest written by :func:`dump_manifest` still matches its checksum."""
+    return info.get("checksum") == _checksum(info)
+
+
 def _check_manifest(path: Path, info: dict[str, Any]) -> int:
     stored = info.get("shards")
     if info.get("format") != FORMAT or not isinstance(stored, int) or stored < 1:
         raise CorruptionError(f"{path} has an unknown format: {info}")
-    if info.get("checksum") != _checksum(info):
+    if not manifest_intact(info):
         raise CorruptionError(f"{path} fails its checksum: it was damaged or edited")
     return stored
 

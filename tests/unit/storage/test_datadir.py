@@ -63,6 +63,15 @@ def test_shard_count_is_fixed_at_creation(tmp_path: Path) -> None:
         assert db.shard_count == 2
 
 
+def test_unusable_paths_are_clear_errors(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(lumadb.StorageError, match="cannot use .* as a data directory"):
+        lumadb.open(a_file)
+    with pytest.raises(lumadb.StorageError, match="cannot use"):
+        lumadb.open(a_file / "below")
+
+
 def test_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "d"
     lumadb.open(path, shards=2).close()
@@ -136,7 +145,13 @@ def test_restore_refuses_non_empty_target_and_incomplete_backups(tmp_path: Path)
     restore_backup(str(dest), str(path), force=True)
     with lumadb.open(path) as db:
         assert db.collection("c").get("k") == {"v": 1}
-    (dest / "BACKUP.json").unlink()
+    manifest = dest / "BACKUP.json"
+    edited = json.loads(manifest.read_text())
+    edited["seqs"] = [0 for _ in edited["seqs"]]  # an edit the checksum must catch
+    manifest.write_text(json.dumps(edited))
+    with pytest.raises(lumadb.BackupError, match="fails its checksum"):
+        restore_backup(str(dest), str(tmp_path / "edited"))
+    manifest.unlink()
     with pytest.raises(lumadb.BackupError, match="not a complete"):
         restore_backup(str(dest), str(tmp_path / "new"))
 
