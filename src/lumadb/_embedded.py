@@ -54,9 +54,9 @@ class Collection:
     def __repr__(self) -> str:
         return f"<Collection {self.name!r}>"
 
-    def put(self, doc_id: str, doc: Document) -> int:
-        """Create or replace the document ``doc_id``; returns its new version."""
-        return self._svc.put(self.name, doc_id, doc)
+    def put(self, doc_id: str, doc: Document) -> None:
+        """Create or replace the document ``doc_id``."""
+        self._svc.put(self.name, doc_id, doc)
 
     def insert(self, doc: Document) -> str:
         """Create a document and return its id (its ``id`` field, or a new time-ordered one).
@@ -177,9 +177,9 @@ class Database:
         return len(self._svc.store.shards)
 
     def create_collection(
-        self, name: str, *, exist_ok: bool = False, changefeed: str = "keys"
+        self, name: str, *, exist_ok: bool = False, changefeed: str = "new"
     ) -> Collection:
-        """Create a collection (``changefeed``: keys, new, old or new_and_old images)."""
+        """Create a collection (``changefeed``: ``new`` images, or ``new_and_old``)."""
         self._svc.create_collection(name, exist_ok=exist_ok, changefeed=changefeed)
         return Collection(self._svc, name)
 
@@ -203,6 +203,10 @@ class Database:
     def changes(self, shard: int = 0, since: int = 0, limit: int = 1000) -> list[Change]:
         """Change-feed records of ``shard`` after sequence number ``since``."""
         return self._svc.changes(shard, since, limit)
+
+    def flush(self) -> None:
+        """Write in-memory write buffers to disk files (reads and durability are unaffected)."""
+        self._svc.store.flush()
 
     def prune_changes(self) -> int:
         """Apply change-feed retention now (it also runs in the background)."""

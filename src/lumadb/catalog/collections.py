@@ -5,9 +5,9 @@ system's) and a number that prefixes its keys in every shard. Numbers are never 
 dropped collection's leftover keys can never show up in a new collection of the same name.
 
 ``changefeed`` chooses what each change-feed record carries, like DynamoDB's stream view types
-or PostgreSQL's replica identity: ``keys`` (the key and operation; readers look the document up),
-``new`` (the new document), ``old`` (the previous one) or ``new_and_old``. Images cost write
-bandwidth (``old`` also costs a read per write), so they are opt-in.
+or PostgreSQL's replica identity: ``new`` (the new document, which costs nothing: the feed is
+the write-ahead log) or ``new_and_old`` (the previous one too, which costs a read and the old
+document's bytes per write, so it is opt-in).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from lumadb.storage.keys import doc_prefix
 __all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "validate_name"]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-# mode -> image flags (1 = new image, 2 = old image), matching lumadb.storage.shard.
-CHANGEFEED_MODES = {"keys": 0, "new": 1, "old": 2, "new_and_old": 3}
+# mode -> image flags, matching lumadb.storage.shard.IMAGE_OLD.
+CHANGEFEED_MODES = {"new": 0, "new_and_old": 2}
 MAX_NUMBER = 2**32 - 1
 
 
@@ -48,7 +48,7 @@ class CollectionSpec:
     name: str
     number: int
     created_ms: int
-    changefeed: str = "keys"
+    changefeed: str = "new"
     prefix: bytes = field(init=False, repr=False, compare=False)
     images: int = field(init=False, repr=False, compare=False)
 
@@ -81,7 +81,7 @@ class CollectionSpec:
             name=record["name"],
             number=record["number"],
             created_ms=record["created_ms"],
-            changefeed=record.get("changefeed", "keys"),
+            changefeed=record.get("changefeed", "new"),
         )
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["backup", "collections", "restore"]
 
-CHANGEFEED_MODES = ("keys", "new", "old", "new_and_old")
+CHANGEFEED_MODES = ("new", "new_and_old")
 
 
 @click.group(invoke_without_command=True)
@@ -56,9 +56,9 @@ def _print_collections(db: Database) -> None:
 @click.option(
     "--changefeed",
     type=click.Choice(CHANGEFEED_MODES),
-    default="keys",
+    default="new",
     show_default=True,
-    help="What change-feed records carry: keys only, new, old or new and old images.",
+    help="What change-feed records carry: the new document, or the new and the old one.",
 )
 @db_options
 @click.pass_context

@@ -31,6 +31,7 @@ __all__ = [
 
 KiB = 1024
 MiB = 1024**2
+GiB = 1024**3
 
 SIZE = {"unit": "size"}
 DURATION = {"unit": "duration"}
@@ -75,10 +76,10 @@ class StorageSettings(_Section, frozen=True, kw_only=True):
 
 
 class ChangefeedSettings(_Section, frozen=True, kw_only=True):
-    """``[changefeed]``: how long each shard keeps its change records."""
+    """``[changefeed]``: how long each shard keeps its change records (its write-ahead log)."""
 
     retention: Annotated[float, Meta(ge=0, extra=DURATION)] = 7 * 86400.0
-    max_records: Annotated[int, Meta(ge=0)] = 10_000_000
+    max_size: Annotated[int, Meta(ge=0, extra=SIZE)] = 2 * GiB
     prune_interval: Annotated[float, Meta(gt=0, extra=DURATION)] = 60.0
 
 

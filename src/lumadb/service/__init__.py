@@ -33,26 +33,24 @@ class Change:
 
     ``op`` is ``insert``, ``update``, ``delete``, ``put`` (insert or update, when the
     collection's feed does not record old images) or ``drop`` (the collection was dropped).
-    ``new``/``old`` are the documents when known; ``superseded`` means the record carried no new
-    image and the document has changed since (a later change holds the newer state).
+    ``new`` is the document a put wrote; ``old`` the one it replaced or a delete removed, in
+    collections whose feed records old images.
     """
 
     shard: int
     seq: int
-    ts_ms: int
     op: str
     collection: str | None
     id: str | None
     new: Document | None
     old: Document | None
-    superseded: bool = False
 
 
 class LumaService(Protocol):
     """Operations every front end offers, whatever runs them."""
 
     def create_collection(
-        self, name: str, *, exist_ok: bool = False, changefeed: str = "keys"
+        self, name: str, *, exist_ok: bool = False, changefeed: str = "new"
     ) -> dict[str, Any]:
         """Create a collection; returns its description."""
         ...
@@ -69,8 +67,8 @@ class LumaService(Protocol):
         """The description of one collection."""
         ...
 
-    def put(self, collection: str, doc_id: str, doc: Document) -> int:
-        """Create or replace a document; returns its new version."""
+    def put(self, collection: str, doc_id: str, doc: Document) -> None:
+        """Create or replace a document."""
         ...
 
     def insert(self, collection: str, doc: Document) -> str:

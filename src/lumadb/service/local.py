@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import xxhash
+
 from lumadb.catalog import Catalog, CollectionSpec, validate_name
 from lumadb.clock import Clock
 from lumadb.config import Settings
@@ -27,6 +29,7 @@ from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
 from lumadb.storage.database import Database, DatabaseSnapshot
 from lumadb.storage.lsm import ReadView
+from lumadb.storage.shard import ABSENT, NO_EXPECT
 
 __all__ = ["LocalService", "restore_backup"]
 
@@ -47,6 +50,9 @@ class LocalService:
         self._ddl = threading.Lock()
         self._shard_for = self.store.shard_for
         self._shard_index = self.store.shard_index
+        self._shards = self.store.shards
+        self._hash = xxhash.xxh3_64_intdigest
+        self._count = len(self.store.shards)
         try:
             raw = self.store.shards[0].meta_get(_CATALOG_KEY)
             self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
@@ -66,7 +72,7 @@ class LocalService:
         for shard in self.store.shards:
             lower = keys.DOC
             while True:
-                first = next(iter(shard.scan(lower, keys.FEED)), None)
+                first = next(iter(shard.scan(lower, keys.DOC_END)), None)
                 if first is None:
                     break
                 number, _ = keys.split_doc_key(first[0])
@@ -91,7 +97,7 @@ class LocalService:
     # --- collections -----------------------------------------------------------------------
 
     def create_collection(
-        self, name: str, *, exist_ok: bool = False, changefeed: str = "keys"
+        self, name: str, *, exist_ok: bool = False, changefeed: str = "new"
     ) -> dict[str, Any]:
         """Create a collection; with ``exist_ok`` an existing one is returned as is."""
         validate_name(name)
@@ -146,14 +152,14 @@ class LocalService:
             f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"
         )
 
-    def put(self, collection: str, doc_id: str, doc: Document) -> int:
-        """Create or replace a document; returns its new version."""
+    def put(self, collection: str, doc_id: str, doc: Document) -> None:
+        """Create or replace a document."""
         spec = self._specs.get(collection) or self._spec(collection)
         key = spec.prefix + _encode_id(doc_id)
         body = _encode_document(doc, self._max_doc)
         if "id" in doc and doc["id"] != doc_id:
             self._id_mismatch(doc_id, doc)
-        return self._shard_for(key).put(key, body, spec.images)
+        self._shards[self._hash(key) % self._count].put(key, body, spec.images)
 
     def insert(self, collection: str, doc: Document) -> str:
         """Create a document; its ``id`` field is used when present, else one is generated."""
@@ -165,7 +171,8 @@ class LocalService:
         key = spec.prefix + keys.encode_id(doc_id)
         body = self._encode(doc_id, doc)
         # Generated ids are unique by construction; a given one must not exist yet.
-        self.store.shard_for(key).put(key, body, spec.images, expect=-1 if given is _ABSENT else 0)
+        expect = NO_EXPECT if given is _ABSENT else ABSENT
+        self.store.shard_for(key).put(key, body, spec.images, expect)
         return doc_id
 
     def get(
@@ -206,7 +213,7 @@ class LocalService:
         """Delete a document; returns whether it existed."""
         spec = self._spec(collection)
         key = spec.prefix + keys.encode_id(doc_id)
-        return self.store.shard_for(key).delete(key, spec.images) is not None
+        return self.store.shard_for(key).delete(key, spec.images)
 
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard."""
@@ -292,13 +299,11 @@ class LocalService:
         return Change(
             shard=shard,
             seq=record.seq,
-            ts_ms=record.ts_ms,
             op=codec.OP_NAMES[record.op],
             collection=self._by_number.get(number),
             id=doc_id if record.op != codec.OP_DROP else None,
             new=codec.decode_document(record.new) if record.new is not None else None,
             old=codec.decode_document(record.old) if record.old is not None else None,
-            superseded=record.superseded,
         )
 
     def backup(self, dest: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def write_backup(db: Database, dest: str) -> dict[str, Any]:
     (target / "shards").mkdir(parents=True, exist_ok=True)
     for shard in db.shards:
         shard.engine.flush()
-    with db._all_locks():
+    with db.exclusive():
         seqs = [shard.seq for shard in db.shards]
         for shard in db.shards:
             shard.engine.checkpoint(str(target / "shards" / f"{shard.id:03d}"))

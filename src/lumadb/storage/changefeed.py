@@ -1,96 +1,103 @@
-"""Reading and pruning a shard's change feed.
+"""A shard's change feed: its engine's log, read back as document changes.
 
-Each committed put or delete has a record under ``f`` + its sequence number, written in the
-same batch as the change (the plain puts of one ``put_many`` batch share one group record,
-stored under the last of their sequence numbers and expanded on read). Records carry the images
-their collection asked for; a record without a new image is resolved on read by looking the
-document up: if the document's version is still the record's sequence number the lookup is
-exact, otherwise the record is marked ``superseded`` (a later record of the same key carries
-the newer state).
+Every committed write is in the engine's log (RocksDB's write-ahead log) with the sequence
+number the engine gave it, before it is acknowledged, and nothing else ever is: reading the
+log back gives each committed change exactly once, in commit order, with its new document, and
+no write spends anything on a separate feed record. Puts and deletes of document keys become
+records; a range delete of a collection's prefix is its ``drop``; other keys (metadata,
+indexes) are skipped. In collections that record old images, the write's batch holds the
+previous document under :data:`~lumadb.storage.keys.OLD_IMAGE` just before the document
+(empty if there was none), which turns ``put`` into ``insert`` or ``update``.
 
-Retention: records older than ``retention`` or beyond the newest ``max_records`` are deleted in
-the background (a batch's group record goes whole, so at least that many stay), except the
-newest record (it carries the sequence across restarts) and any record at or above a
-consumer's pinned ``floor``.
+Retention deletes the log in whole segments (WAL files the engine has archived) once they are
+older than ``retention`` or beyond the newest ``max_size`` bytes, except segments holding a
+record at or above a consumer's pinned ``floor``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import struct
+import itertools
+from dataclasses import dataclass
 
 from lumadb.storage import codec, keys
+from lumadb.storage.lsm import DELETE, DELETE_RANGE, PUT, LogOp, LogSegment
 from lumadb.storage.shard import Shard
 
-__all__ = ["first_seq", "prune", "read_changes"]
+__all__ = ["Retention", "first_seq", "prune", "read_changes"]
 
-_TS = struct.Struct(">Q")
-_RESOLVABLE = (codec.OP_PUT, codec.OP_INSERT, codec.OP_UPDATE)
+_DOC = keys.DOC[0]
+_PREFIX_LEN = len(keys.doc_prefix(0))
+_READ_AHEAD = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of the log to keep (0 turns a limit off)."""
+
+    retention_ms: int
+    max_size: int
+    floor: int | None = None
 
 
 def first_seq(shard: Shard) -> int | None:
-    """The oldest sequence number still in the feed."""
-    for key, raw in shard.engine.iterate(keys.FEED, keys.FEED_END):
-        return codec.decode_feed_records(keys.feed_seq(key), raw)[0].seq
+    """The oldest sequence number still in the log, if any."""
+    for segment in shard.engine.log_segments():
+        if segment.first_seq:
+            return segment.first_seq
     return None
 
 
 def read_changes(shard: Shard, since: int, limit: int) -> list[codec.FeedRecord]:
     """Up to ``limit`` records with sequence numbers greater than ``since``, in order."""
     records: list[codec.FeedRecord] = []
-    if limit <= 0:
-        return records
-    # A batch's group record sits under its last sequence number, so seeking to since+1 finds
-    # the group holding since+1; its earlier members are skipped.
-    for key, raw in shard.engine.iterate(keys.feed_key(since + 1), keys.FEED_END):
-        records.extend(
-            r for r in codec.decode_feed_records(keys.feed_seq(key), raw) if r.seq > since
-        )
-        if len(records) >= limit:
+    position = since
+    while len(records) < limit:
+        ops = shard.engine.log_since(position, max(_READ_AHEAD, 2 * (limit - len(records))))
+        if not ops:
             break
-    return _resolve_new_images(shard, records[:limit])
+        _decode(ops, records)
+        position = ops[-1][0]
+    return records[:limit]
 
 
-def _resolve_new_images(shard: Shard, records: list[codec.FeedRecord]) -> list[codec.FeedRecord]:
-    todo = [i for i, r in enumerate(records) if r.new is None and r.op in _RESOLVABLE]
-    if not todo:
-        return records
-    current = shard.engine.multi_get([records[i].key for i in todo])
-    for i, value in zip(todo, current, strict=True):
-        record = records[i]
-        if value is not None and codec.stored_version(value) == record.seq:
-            records[i] = dataclasses.replace(record, new=bytes(codec.stored_body(value)))
-        else:
-            records[i] = dataclasses.replace(record, superseded=True)
-    return records
+def _decode(ops: list[LogOp], out: list[codec.FeedRecord]) -> None:
+    old: bytes | None = None  # the old image waiting for its document, if any
+    for seq, kind, key, value in ops:
+        if key[0] != _DOC:
+            if key == keys.OLD_IMAGE and kind == PUT:
+                old = value
+            continue
+        if kind == PUT:
+            if old is None:
+                out.append(codec.FeedRecord(seq, codec.OP_PUT, key, value, None))
+            else:
+                op = codec.OP_UPDATE if old else codec.OP_INSERT
+                out.append(codec.FeedRecord(seq, op, key, value, old or None))
+        elif kind == DELETE:
+            out.append(codec.FeedRecord(seq, codec.OP_DELETE, key, None, old or None))
+        elif kind == DELETE_RANGE and len(key) == _PREFIX_LEN:
+            out.append(codec.FeedRecord(seq, codec.OP_DROP, key, None, None))
+        old = None
 
 
-def prune(
-    shard: Shard, now_ms: int, retention_ms: int, max_records: int, floor: int | None = None
-) -> int:
-    """Delete records past retention; returns how many sequence numbers were removed."""
-    first = first_seq(shard)
-    if first is None:
-        return 0
-    last = shard.seq
-    cut = first
-    if max_records > 0:
-        cut = max(cut, last - max_records + 1)
-    if retention_ms > 0:
-        horizon = now_ms - retention_ms
-        for key, raw in shard.engine.iterate(keys.feed_key(cut), keys.FEED_END):
-            if _TS.unpack_from(raw, codec.FEED_TS_OFFSET)[0] >= horizon:
-                break
-            cut = keys.feed_seq(key) + 1
-    cut = min(cut, last)
-    if floor is not None:
-        cut = min(cut, floor)
-    if cut <= first:
-        return 0
-    batch = shard.engine.batch()
-    # Entries are keyed by their last sequence number: a group straddling ``cut`` stays whole.
-    batch.delete_range(keys.FEED, keys.feed_key(cut))
-    with shard.lock:
-        shard.engine.write(batch, sync=False)  # a failure here just skips this round
-    now_first = first_seq(shard)
-    return (now_first if now_first is not None else last + 1) - first
+def prune(shard: Shard, now_ms: int, keep: Retention) -> int:
+    """Delete archived log segments past retention; returns how many records went with them."""
+    segments = [s for s in shard.engine.log_segments() if s.first_seq]
+    total = sum(s.size for s in segments)
+    removed = 0
+    for segment, following in itertools.pairwise(segments):
+        last = following.first_seq - 1
+        if not segment.archived or (keep.floor is not None and last >= keep.floor):
+            break
+        if not _expired(segment, total, now_ms, keep):
+            break
+        shard.engine.drop_log_segment(segment)
+        total -= segment.size
+        removed += last - segment.first_seq + 1
+    return removed
+
+
+def _expired(segment: LogSegment, total: int, now_ms: int, keep: Retention) -> bool:
+    too_old = keep.retention_ms > 0 and segment.mtime_ms < now_ms - keep.retention_ms
+    too_much = keep.max_size > 0 and total > keep.max_size
+    return too_old or too_much

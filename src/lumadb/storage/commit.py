@@ -4,11 +4,12 @@
     every write is followed by its own WAL fsync before it is acknowledged.
 ``group`` (default)
     writers append to the WAL without syncing and then wait for a sync that covers them. A
-    per-shard sync thread runs those syncs back to back while anyone waits: each sync covers
-    every write made before it started, and RocksDB's ``flush_wal`` releases the GIL, so the
-    next writes are prepared while the current sync is on the disk (a pipeline, as in MySQL's
-    and RocksDB's own group commit). Each waiter sleeps on a plain lock of its own that the sync
-    thread releases, which is far cheaper than a condition variable.
+    per-shard sync thread runs those syncs back to back while anyone waits: a writer joins the
+    next sync's generation after its write returned, so that sync covers it, and RocksDB's
+    ``flush_wal`` releases the GIL, so the next writes are made while the current sync is on
+    the disk (a pipeline, as in MySQL's and RocksDB's own group commit). Each waiter sleeps on
+    a plain lock of its own that the sync thread releases, far cheaper than a condition
+    variable.
 ``off``
     writes are acknowledged once in the OS page cache (they survive a process crash, not a
     machine crash).
@@ -46,14 +47,18 @@ class WalSyncer:
     """Makes a shard's writes durable according to its mode."""
 
     def __init__(
-        self, engine: KVEngine, mode: str, written: Callable[[], int], shard_name: str
+        self,
+        engine: KVEngine,
+        mode: str,
+        shard_name: str,
+        on_failure: Callable[[], None] = lambda: None,
     ) -> None:
         if mode not in DURABILITY_MODES:
             raise ValueError(f"unknown durability mode {mode!r}")
         self.mode = mode
         self._engine = engine
-        self._written = written
         self._name = shard_name
+        self._on_failure = on_failure
         self._sync_lock = threading.Lock()
         self.failure: DurabilityError | None = None
         self.syncs = 0
@@ -61,14 +66,13 @@ class WalSyncer:
         self._ignore_errors = FAULTS.ignore_sync_errors
         # group mode state, guarded by _mutex
         self._mutex = threading.Lock()
-        self._durable = 0
         self._next = _Generation()
         self._idle = True
         self._stopped = False
         self._work = threading.Lock()  # held while the sync thread has nothing to do
         self._work.acquire()
         self._thread: threading.Thread | None = None
-        self.wait: Callable[[int], None] = {
+        self.wait: Callable[[], None] = {
             "always": self._wait_always,
             "group": self._wait_group,
             "off": self._wait_off,
@@ -89,25 +93,22 @@ class WalSyncer:
                 f"{self._name}: syncing the write-ahead log failed ({exc.message}); the write "
                 "was not acknowledged and the shard is read-only until restarted"
             )
+            self._on_failure()
             raise self.failure from exc
         self.syncs += 1
 
-    def _wait_off(self, seq: int) -> None:
+    def _wait_off(self) -> None:
         return
 
-    def _wait_always(self, seq: int) -> None:
+    def _wait_always(self) -> None:
         with self._sync_lock:
             if self.failure is not None:
                 raise self.failure
             self._sync()
             self.synced_writes += 1
 
-    def _wait_group(self, seq: int) -> None:
-        if self._durable >= seq:
-            return
+    def _wait_group(self) -> None:
         with self._mutex:
-            if self._durable >= seq:
-                return
             if self.failure is not None:
                 raise self.failure
             if self._stopped:
@@ -134,21 +135,20 @@ class WalSyncer:
                     if not gen.waiters:
                         self._idle = True
                         break
+                    # Every write of this generation returned before joining it, so the sync
+                    # that follows covers them all.
                     self._next = _Generation()
-                    # Every write before this point is covered by the sync that follows.
-                    target = self._written()
-                self._sync_generation(gen, target)
+                self._sync_generation(gen)
             if self._stopped:
                 return
 
-    def _sync_generation(self, gen: _Generation, target: int) -> None:
+    def _sync_generation(self, gen: _Generation) -> None:
         try:
             self._sync()
         except LumaError as exc:
             gen.error = exc
         else:
-            self.synced_writes += target - self._durable
-            self._durable = max(self._durable, target)
+            self.synced_writes += len(gen.waiters)
         for parked in gen.waiters:
             parked.release()
 

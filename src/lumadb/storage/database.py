@@ -59,11 +59,11 @@ def engine_options(settings: Settings) -> EngineOptions:
     )
 
 
-def _factory(in_memory: bool, settings: Settings) -> EngineFactory:
+def _factory(in_memory: bool, settings: Settings, clock: Clock) -> EngineFactory:
     if in_memory:
         from lumadb.storage.lsm.memory import MemoryFactory
 
-        return MemoryFactory()
+        return MemoryFactory(clock.now_ms)
     from lumadb.storage.lsm.rocks import RocksFactory
 
     return RocksFactory(engine_options(settings), settings.storage.block_cache)
@@ -95,7 +95,7 @@ class Database:
         self._lock: DirLock | None = None
         self._closed = False
         count = self._prepare()
-        self._factory = _factory(self.in_memory, settings)
+        self._factory = _factory(self.in_memory, settings, self.clock)
         cache_each = settings.storage.hot_cache // count
         self.shards: list[Shard] = []
         try:
@@ -173,16 +173,17 @@ class Database:
 
     # --- consistent cuts -------------------------------------------------------------------
 
-    def _all_locks(self) -> ExitStack:
+    def exclusive(self) -> ExitStack:
+        """Every stripe of every shard: no write is in progress while it is held."""
         stack = ExitStack()
         for shard in self.shards:
-            stack.enter_context(shard.lock)
+            stack.enter_context(shard.exclusive())
         return stack
 
     def snapshot(self) -> DatabaseSnapshot:
         """Snapshots of all shards taken while no write is in progress (a consistent cut)."""
         self.check_open()
-        with self._all_locks():
+        with self.exclusive():
             return DatabaseSnapshot([s.engine.snapshot() for s in self.shards])
 
     def backup(self, dest: str) -> dict[str, Any]:
@@ -199,19 +200,22 @@ class Database:
 
     # --- maintenance -----------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Write every shard's memtables to sorted files (this also starts a new log file)."""
+        self.check_open()
+        for shard in self.shards:
+            shard.engine.flush()
+
     def prune_feeds(self, floor: dict[int, int] | None = None) -> int:
         """Apply change-feed retention to every shard now; returns records removed."""
         cfg = self.settings.changefeed
         now = self.clock.now_ms()
         removed = 0
         for shard in self.shards:
-            removed += changefeed.prune(
-                shard,
-                now,
-                int(cfg.retention * 1000),
-                cfg.max_records,
-                (floor or {}).get(shard.id),
+            keep = changefeed.Retention(
+                int(cfg.retention * 1000), cfg.max_size, (floor or {}).get(shard.id)
             )
+            removed += changefeed.prune(shard, now, keep)
         return removed
 
     def _maintain(self) -> None:
@@ -239,7 +243,7 @@ class Database:
         errors: list[BaseException] = []
         for shard in getattr(self, "shards", []):
             shard.syncer.close()
-            with shard.lock:
+            with shard.exclusive():
                 try:
                     shard.engine.close()
                 except StorageError as exc:

@@ -22,8 +22,6 @@ class Faults:
     ignore_sync_errors: bool = False
     # Writes do not update the L1 hot cache, so reads can return stale values.
     stale_cache: bool = False
-    # Writes do not record a change-feed entry.
-    skip_feed: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""

@@ -1,17 +1,20 @@
 """HybridStorage: the tiers of one shard behind one read/write surface.
 
 L1 is the hot cache (:mod:`.cache`), L2 the LSM engine (:mod:`.lsm`). Reads try L1 then L2;
-writes go to L2 and then update L1 entries that are cached while the shard's write lock is
-held, so L1 is exact. The
-cold tier (L3) joins here in the tiering work.
+writes go to L2 and then update the L1 entries that are cached while the writer holds its key's
+stripe lock, so L1 is exact. The cold tier (L3) joins here in the tiering work.
+
+A read miss may only fill L1 if no write of its key happened between its L2 read and the fill:
+every write bumps the generation of its key's stripe (batches bump one epoch for all) *before*
+it looks for the key in L1, and the fill, made under the cache's lock, checks both are unchanged
+before and after inserting. A writer that looked too early to see the filled entry has bumped
+already, so the second check removes it: a slow reader can never put back a value that a
+writer just replaced, and writers take no cache lock unless their key is cached.
 """
 
 from __future__ import annotations
 
-import threading
-
 from lumadb.storage.cache import HotCache
-from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import KVEngine
 
 __all__ = ["HybridStorage"]
@@ -20,14 +23,12 @@ __all__ = ["HybridStorage"]
 class HybridStorage:
     """L1 over L2 for one shard."""
 
-    def __init__(self, engine: KVEngine, cache: HotCache, lock: threading.Lock) -> None:
+    def __init__(self, engine: KVEngine, cache: HotCache, stripes: int) -> None:
         self.engine = engine
         self.cache = cache
-        self._lock = lock
-        # Bumped by every write; a read miss fills L1 only if no write happened meanwhile,
-        # so a slow reader can never put back a value that a writer just replaced.
-        self.generation = 0
-        self._cache_writes = not FAULTS.stale_cache
+        self.mask = stripes - 1
+        self.gens = [0] * stripes
+        self.epoch = 0
         self._caching = cache.capacity > 0
         # Admission doorkeeper (TinyLFU's idea): a key enters L1 on its second miss within a
         # window, so one-off reads and scans neither pay for copies nor evict hot entries.
@@ -39,10 +40,13 @@ class HybridStorage:
         value = self.cache.get(key)
         if value is not None:
             return value
-        generation = self.generation
+        if not self._caching:
+            return self.engine.get(key)
+        stripe = hash(key) & self.mask
+        gen, epoch = self.gens[stripe], self.epoch
         value = self.engine.get(key)
-        if value is not None and self._caching:
-            self._fill(key, value, generation)
+        if value is not None and self._admit(key):
+            self._fill(key, value, stripe, gen, epoch)
         return value
 
     def _admit(self, key: bytes) -> bool:
@@ -56,16 +60,13 @@ class HybridStorage:
         seen.add(digest)
         return False
 
-    def _fill(self, key: bytes, value: bytes, generation: int) -> None:
-        if not self._admit(key):
-            return
-        # Never wait for the lock: a busy writer just means this value is not cached.
-        if self._lock.acquire(blocking=False):
-            try:
-                if generation == self.generation:
-                    self.cache.put(key, value)
-            finally:
-                self._lock.release()
+    def _fill(self, key: bytes, value: bytes, stripe: int, gen: int, epoch: int) -> None:
+        cache = self.cache
+        with cache.lock:
+            if self.gens[stripe] == gen and self.epoch == epoch:
+                cache.put_locked(key, value)
+                if self.gens[stripe] != gen or self.epoch != epoch:
+                    cache.discard_locked(key)
 
     def read_many(self, keys: list[bytes]) -> list[bytes | None]:
         """Stored values of ``keys`` in order; misses are read from L2 in one multi-get."""
@@ -73,35 +74,37 @@ class HybridStorage:
         missing = [i for i, v in enumerate(values) if v is None]
         if not missing:
             return values
-        generation = self.generation
+        mask, gens, epoch = self.mask, self.gens, self.epoch
+        seen = [gens[hash(keys[i]) & mask] for i in missing] if self._caching else []
         found = self.engine.multi_get([keys[i] for i in missing])
-        for i, value in zip(missing, found, strict=True):
+        for n, (i, value) in enumerate(zip(missing, found, strict=True)):
             values[i] = value
-            if value is not None and self._caching:
-                self._fill(keys[i], value, generation)
+            if value is not None and self._caching and self._admit(keys[i]):
+                key = keys[i]
+                self._fill(key, value, hash(key) & mask, seen[n], epoch)
         return values
 
     def current(self, key: bytes) -> bytes | None:
-        """The value a writer is about to replace (caller holds the write lock)."""
+        """The value a writer is about to replace (caller holds the key's stripe)."""
         value = self.cache.peek(key)
         return value if value is not None else self.engine.get(key)
 
-    def written(self, key: bytes, value: bytes | None) -> None:
-        """After a write of ``key`` (caller holds the lock): keep L1 exact."""
-        self.generation += 1
-        if self._cache_writes:
-            if value is None:
-                self.cache.discard(key)
-            else:
-                self.cache.replace(key, value)
+    def written(self, stripe: int, key: bytes, value: bytes | None) -> None:
+        """After a write of ``key`` (caller holds its stripe): keep L1 exact."""
+        self.gens[stripe] += 1
+        self.cache.replace(key, value)
 
-    def written_many(self, items: list[tuple[bytes, bytes | None]]) -> None:
-        """After a batch write: keep L1 exact for every key of it."""
-        self.generation += 1
-        if self._cache_writes and len(self.cache):
-            cache = self.cache
+    def written_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        """After a batch of puts (caller holds every stripe): keep L1 exact."""
+        self.epoch += 1
+        cached = self.cache.data
+        if cached:
+            replace = self.cache.replace
             for key, value in items:
-                if value is None:
-                    cache.discard(key)
-                else:
-                    cache.replace(key, value)
+                if key in cached:
+                    replace(key, value)
+
+    def dropped(self, prefix: bytes) -> None:
+        """After a range of keys was deleted (caller holds every stripe)."""
+        self.epoch += 1
+        self.cache.discard_prefix(prefix)

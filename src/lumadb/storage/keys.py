@@ -6,8 +6,10 @@ Every shard is one ordered keyspace split by a one-byte namespace:
 namespace   key                                         value
 ==========  ==========================================  ===============================
 ``d``       ``d`` + collection number (u32 BE) + id     document (see :mod:`.codec`)
-``f``       ``f`` + sequence number (u64 BE)            change-feed record
 ``m``       ``m`` + name                                shard metadata (catalog, ...)
+``o``       ``o`` (one key)                             the previous document of the write
+                                                        that follows it in the same batch
+                                                        (old images for the change feed)
 ``i``       reserved for secondary indexes
 ==========  ==========================================  ===============================
 
@@ -25,31 +27,26 @@ from lumadb.errors import InvalidArgument, InvalidId
 
 __all__ = [
     "DOC",
-    "FEED",
-    "FEED_END",
+    "DOC_END",
     "MAX_ID_BYTES",
     "META",
+    "OLD_IMAGE",
     "doc_prefix",
     "encode_id",
-    "feed_key",
-    "feed_seq",
     "meta_key",
     "pack",
-    "pack_feed_key",
     "prefix_end",
     "split_doc_key",
     "unpack",
 ]
 
 DOC = b"d"
-FEED = b"f"
-FEED_END = b"g"
+DOC_END = b"e"
 META = b"m"
+OLD_IMAGE = b"o"
 MAX_ID_BYTES = 512
 
 _U32 = struct.Struct(">I")
-# b"f" + u64 in one call, for the write path.
-pack_feed_key = struct.Struct(">cQ").pack
 _U64 = struct.Struct(">Q")
 _F64 = struct.Struct(">d")
 
@@ -80,16 +77,6 @@ def encode_id(doc_id: object) -> bytes:
 def split_doc_key(key: bytes) -> tuple[int, str]:
     """The collection number and document id of a document key."""
     return int(_U32.unpack_from(key, 1)[0]), key[5:].decode(errors="replace")
-
-
-def feed_key(seq: int) -> bytes:
-    """The key of change-feed record ``seq``."""
-    return FEED + _U64.pack(seq)
-
-
-def feed_seq(key: bytes) -> int:
-    """The sequence number in a change-feed key."""
-    return int(_U64.unpack_from(key, 1)[0])
 
 
 def meta_key(name: str) -> bytes:

@@ -1,15 +1,25 @@
-"""A shard: one partition of the data, its change feed and its write path.
+"""A shard: one partition of the data and its write path.
 
-Every logical write becomes one atomic batch holding the document, its change-feed record and
-whatever the registered write hooks add. The batch is written under the shard's write lock (so
-sequence numbers follow commit order), L1 is updated, the lock is released, and then the
-durability mode decides when the write is acknowledged (:mod:`.commit`).
+Every logical write is one atomic engine write: a plain put or delete is a single RocksDB
+operation; a write that needs more (the old image for the change feed, the entries of write
+hooks) is one batch. The change feed costs writes nothing: it is the engine's log, read back
+(:mod:`.changefeed`). A collection that records old images puts the previous document under
+:data:`~lumadb.storage.keys.OLD_IMAGE` in the same batch, just before the write it belongs to.
+
+Writes of one key are serialized by the key's *stripe* lock (one of :data:`STRIPES`, chosen by
+the key's hash), so L1 and conditional writes stay exact; writes of different keys never wait
+for each other. (One lock for the whole shard would be held across the engine write, which
+releases the GIL, and every other writer would queue behind it and pay a thread wake-up.)
+Batches and whole-shard operations take every stripe, in order (:meth:`Shard.exclusive`).
+After its write the writer waits for durability as its mode says (:mod:`.commit`).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from lumadb.clock import Clock
 from lumadb.errors import DiskFullError, DocumentExists, ReadOnlyError, VersionMismatch
@@ -21,26 +31,24 @@ from lumadb.storage.hooks import WriteHook
 from lumadb.storage.hybrid import HybridStorage
 from lumadb.storage.lsm import Batch, KVEngine, ReadView
 
-__all__ = ["IMAGE_NEW", "IMAGE_OLD", "Shard"]
+__all__ = ["ABSENT", "IMAGE_OLD", "NO_EXPECT", "STRIPES", "Shard"]
 
-# Which document images a change-feed record carries (a per-collection choice).
-IMAGE_NEW = 1
-IMAGE_OLD = 2
+IMAGE_OLD = 2  # a collection's feed records carry the previous document
+STRIPES = 512
+NO_EXPECT = -1  # an unconditional write
+ABSENT = 0  # a conditional write that requires the key not to exist
 
-_NO_EXPECT = -1
+_MASK = STRIPES - 1
 _RESUME_INTERVAL = 1.0
 _RESUME_MIN_FREE = 1 << 20
-_pack_value = codec.pack_value_header
-_pack_feed = codec.pack_feed_header
-_pack_feed_key = keys.pack_feed_key
-_VALUE_VERSION = codec.VALUE_VERSION
-_FEED_VERSION = codec.FEED_VERSION
-_HAS_NEW = codec.FEED_HAS_NEW
-_OP_PUT = codec.OP_PUT
+_Lock = type(threading.Lock())
+_acquire, _release = _Lock.acquire, _Lock.release
+# Runs an iterator to its end at C speed (taking 512 locks in a Python loop costs 4x more).
+_drain: Callable[[Iterator[object]], None] = collections.deque[object](maxlen=0).extend
 
 
 class Shard:
-    """One partition: an engine, its hot cache, its change feed and its durability."""
+    """One partition: an engine, its hot cache and its durability."""
 
     def __init__(
         self, shard_id: int, engine: KVEngine, cache_bytes: int, durability: str, clock: Clock
@@ -48,40 +56,50 @@ class Shard:
         self.id = shard_id
         self.name = f"shard {shard_id}"
         self.engine = engine
-        self.lock = threading.Lock()
-        self.hybrid = HybridStorage(engine, HotCache(cache_bytes), self.lock)
-        self._now_ms = clock.now_ms
-        self.seq = self._recover_seq()
-        self.syncer = WalSyncer(engine, durability, lambda: self.seq, self.name)
+        self.stripes = [threading.Lock() for _ in range(STRIPES)]
+        self.hybrid = HybridStorage(engine, HotCache(cache_bytes), STRIPES)
+        # Set while writes must be refused or checked first (a failed sync, a full disk).
+        self._blocked = False
+        self.syncer = WalSyncer(engine, durability, self.name, self._block)
         self.hooks: tuple[WriteHook, ...] = ()
         self._hooks_need_old = False
-        self._feed = not FAULTS.skip_feed
-        self._cache_writes = not FAULTS.stale_cache
         self._monotonic = clock.monotonic
         self._full_since: float | None = None
         self._resume_after = 0.0
-        self._wait_sync = durability != "off"
-        # Bound once for the write path.
-        self._new_batch = engine.batch
-        self._write = engine.write
-        self._cache_put = self.hybrid.cache.replace
+        self._wait: Callable[[], None] | None = None if durability == "off" else self.syncer.wait
+        # Bound once for the write path. The stale-cache canary makes writes skip L1.
+        self._put = engine.put
+        self._gens = self.hybrid.gens
+        self._cached = self.hybrid.cache.data if not FAULTS.stale_cache else {}
+        self._replace = self.hybrid.cache.replace
         # Bound once: reads skip a layer of calls (and L1 altogether when it is disabled).
         self.get: Callable[[bytes], bytes | None] = self.hybrid.read
         self.get_many: Callable[[list[bytes]], list[bytes | None]] = self.hybrid.read_many
         if cache_bytes <= 0:
             self.get, self.get_many = engine.get, engine.multi_get
 
-    def _recover_seq(self) -> int:
-        # Pruning always keeps the newest record, so the last feed key is the last sequence.
-        for key, _ in self.engine.iterate(keys.FEED, keys.FEED_END, reverse=True):
-            return keys.feed_seq(key)
-        return 0
+    @property
+    def seq(self) -> int:
+        """The sequence number of the shard's newest write."""
+        return self.engine.last_seq()
 
     def add_hook(self, hook: WriteHook) -> None:
         """Register a write hook (its entries join every later write's batch)."""
-        with self.lock:
+        with self.exclusive():
             self.hooks = (*self.hooks, hook)
             self._hooks_need_old = any(h.needs_old for h in self.hooks)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold every stripe: no write of this shard is in progress meanwhile."""
+        _drain(map(_acquire, self.stripes))
+        try:
+            yield
+        finally:
+            _drain(map(_release, self.stripes))
+
+    def _block(self) -> None:
+        self._blocked = True
 
     def _check_writable(self) -> None:
         failure = self.syncer.failure
@@ -101,8 +119,9 @@ class Shard:
         if self._full_since is None:
             self._full_since = self._monotonic()
         self._resume_after = self._monotonic() + _RESUME_INTERVAL
+        self._blocked = True
 
-    def _guarded_write(self, batch: Batch, sync: bool = False) -> None:
+    def _write(self, batch: Batch, sync: bool = False) -> None:
         try:
             self.engine.write(batch, sync=sync)
         except DiskFullError:
@@ -114,183 +133,135 @@ class Shard:
         if now >= self._resume_after:
             self._resume_after = now + _RESUME_INTERVAL
             if self.engine.free_bytes() >= _RESUME_MIN_FREE:
-                with self.lock:
+                with self.exclusive():
                     self.engine.recover()
                 self._full_since = None
+                self._blocked = self.syncer.failure is not None
                 return
         raise DiskFullError(f"{self.name}: the disk is full; writes resume when space is freed")
 
     # --- writes ----------------------------------------------------------------------------
 
-    def put(self, key: bytes, body: bytes, images: int = 0, expect: int = _NO_EXPECT) -> int:
-        """Store ``body`` under ``key``; returns the new version (its sequence number).
+    def put(self, key: bytes, body: bytes, images: int = 0, expect: int = NO_EXPECT) -> None:
+        """Store ``body`` under ``key``.
 
-        ``expect`` makes the write conditional: 0 means the key must not exist, n > 0 that its
-        current version must be n.
+        ``expect`` makes the write conditional: :data:`ABSENT` means the key must not exist,
+        any other value that the current document's version (:func:`codec.version_of`) is it.
         """
-        if self.syncer.failure is not None or self._full_since is not None:
+        if self._blocked:
             self._check_writable()
-        # The common case (no old image, no condition, no hooks) is inlined: it is the hot path.
-        slow = images & IMAGE_OLD or expect != _NO_EXPECT or self.hooks
-        with self.lock:
-            seq = self.seq + 1
-            value = _pack_value(_VALUE_VERSION, seq) + body
-            batch = self._new_batch()
-            batch.put(key, value)
-            if slow:
-                current = self.hybrid.current(key)
-                _check_expect(key, current, expect)
-                self._put_full(batch, seq, key, body, images, current)
-            elif self._feed:
-                if images & IMAGE_NEW:
-                    head = _pack_feed(
-                        _FEED_VERSION, _OP_PUT, _HAS_NEW, self._now_ms(), len(key), len(body)
-                    )
-                    batch.put(_pack_feed_key(b"f", seq), head + key + body)
-                else:
-                    head = _pack_feed(_FEED_VERSION, _OP_PUT, 0, self._now_ms(), len(key), 0)
-                    batch.put(_pack_feed_key(b"f", seq), head + key)
-            try:
-                self._write(batch, sync=False)
-            except DiskFullError:
-                self._disk_full()
-                raise
-            self.hybrid.generation += 1
-            if self._cache_writes:
-                self._cache_put(key, value)
-            self.seq = seq
-        if self._wait_sync:
-            self.syncer.wait(seq)
-        return seq
+        if images or expect != NO_EXPECT or self.hooks:
+            self._put_checked(key, body, images, expect)
+        else:  # the common case, inlined: it is the hot path
+            stripe = hash(key) & _MASK
+            with self.stripes[stripe]:
+                try:
+                    self._put(key, body)
+                except DiskFullError:
+                    self._disk_full()
+                    raise
+                self._gens[stripe] += 1
+                if key in self._cached:
+                    self._replace(key, body)
+        if self._wait is not None:
+            self._wait()
 
-    def _put_full(
-        self, batch: Batch, seq: int, key: bytes, body: bytes, images: int, current: bytes | None
-    ) -> None:
+    def _put_checked(self, key: bytes, body: bytes, images: int, expect: int) -> None:
         # The slower path: the previous value is needed (old image, condition or hooks).
-        old = bytes(codec.stored_body(current)) if current is not None else None
-        op = codec.OP_UPDATE if current is not None else codec.OP_INSERT
-        if self._feed:
-            feed = codec.encode_feed(
-                op,
-                self._now_ms(),
-                key,
-                body if images & IMAGE_NEW else None,
-                old if images & IMAGE_OLD else None,
-            )
-            batch.put(keys.feed_key(seq), feed)
-        for hook in self.hooks:
-            hook.on_write(batch, key, body, old)
-
-    def delete(self, key: bytes, images: int = 0, expect: int = _NO_EXPECT) -> int | None:
-        """Remove ``key``; returns the change's sequence number, or ``None`` if it was absent."""
-        self._check_writable()
-        with self.lock:
+        stripe = hash(key) & _MASK
+        with self.stripes[stripe]:
             current = self.hybrid.current(key)
-            if current is None:
-                if expect > 0:
-                    _check_expect(key, None, expect)
-                return None
             _check_expect(key, current, expect)
-            seq = self.seq + 1
-            old = bytes(codec.stored_body(current))
-            batch = self.engine.batch()
-            batch.delete(key)
-            if self._feed:
-                feed = codec.encode_feed(
-                    codec.OP_DELETE, self._now_ms(), key, None, old if images & IMAGE_OLD else None
-                )
-                batch.put(keys.feed_key(seq), feed)
-            for hook in self.hooks:
-                hook.on_write(batch, key, None, old)
-            self._guarded_write(batch)
-            self.hybrid.written(key, None)
-            self.seq = seq
-        self.syncer.wait(seq)
-        return seq
-
-    def put_many(self, items: list[tuple[bytes, bytes]], images: int = 0) -> int:
-        """Store many documents in one atomic batch; returns the last sequence number."""
-        self._check_writable()
-        with self.lock:
-            seq = self.seq
-            batch = self.engine.batch()
-            updates: list[tuple[bytes, bytes | None]] = []
-            full = bool(images & IMAGE_OLD) or self._hooks_need_old
-            if full or self.hooks or not self._feed:
-                seq = self._batch_general(batch, items, images, seq, updates)
+            if images or self.hooks:
+                batch = self.engine.batch()
+                self._derived(batch, key, body, current, images)
+                batch.put(key, body)
+                self._write(batch)
             else:
-                seq = self._batch_fast(batch, items, images, seq, updates)
-            self._guarded_write(batch)
-            self.hybrid.written_many(updates)
-            self.seq = seq
-        self.syncer.wait(seq)
-        return seq
+                try:
+                    self._put(key, body)
+                except DiskFullError:
+                    self._disk_full()
+                    raise
+            self._wrote(stripe, key, body)
 
-    def _batch_fast(
-        self,
-        batch: Batch,
-        items: list[tuple[bytes, bytes]],
-        images: int,
-        seq: int,
-        updates: list[tuple[bytes, bytes | None]],
-    ) -> int:
-        # Documents with the value format inlined, and one group feed record for all of them.
-        put, add = batch.put, updates.append
-        written: list[bytes] = []
-        note = written.append
-        for key, body in items:
-            seq += 1
-            value = _pack_value(_VALUE_VERSION, seq) + body
-            put(key, value)
-            add((key, value))
-            note(key)
-        bodies = [body for _, body in items] if images & IMAGE_NEW else None
-        put(keys.feed_key(seq), codec.encode_feed_group(self._now_ms(), written, bodies))
-        return seq
+    def _derived(
+        self, batch: Batch, key: bytes, new: bytes | None, old: bytes | None, images: int
+    ) -> None:
+        """Add the hooks' entries and the old image for a write of ``key`` to ``batch``."""
+        for hook in self.hooks:
+            hook.on_write(batch, key, new, old)
+        if images & IMAGE_OLD:
+            # An empty old image means "did not exist": a stored document is never empty.
+            batch.put(keys.OLD_IMAGE, old if old is not None else b"")
 
-    def _batch_general(
-        self,
-        batch: Batch,
-        items: list[tuple[bytes, bytes]],
-        images: int,
-        seq: int,
-        updates: list[tuple[bytes, bytes | None]],
-    ) -> int:
-        full = bool(images & IMAGE_OLD) or self._hooks_need_old
-        # Values written earlier in this batch, for old images of repeated keys.
+    def _wrote(self, stripe: int, key: bytes, value: bytes | None) -> None:
+        self._gens[stripe] += 1
+        if key in self._cached:
+            self._replace(key, value)
+
+    def delete(self, key: bytes, images: int = 0, expect: int = NO_EXPECT) -> bool:
+        """Remove ``key``; returns whether it existed."""
+        self._check_writable()
+        stripe = hash(key) & _MASK
+        with self.stripes[stripe]:
+            current = self.hybrid.current(key)
+            _check_expect(key, current, expect)
+            if current is None:
+                return False
+            if images or self.hooks:
+                batch = self.engine.batch()
+                self._derived(batch, key, None, current, images)
+                batch.delete(key)
+                self._write(batch)
+            else:
+                try:
+                    self.engine.delete(key)
+                except DiskFullError:
+                    self._disk_full()
+                    raise
+            self._wrote(stripe, key, None)
+        if self._wait is not None:
+            self._wait()
+        return True
+
+    def put_many(self, items: list[tuple[bytes, bytes]], images: int = 0) -> None:
+        """Store many documents in one atomic batch."""
+        self._check_writable()
+        general = bool(images) or bool(self.hooks)
+        batch = self.engine.batch()
+        if not general:  # nothing to read first: build the batch before pausing writers
+            put = batch.put
+            for key, body in items:
+                put(key, body)
+        with self.exclusive():
+            if general:
+                self._batch_general(batch, items, images)
+            self._write(batch)
+            self.hybrid.written_batch(items)
+        if self._wait is not None:
+            self._wait()
+
+    def _batch_general(self, batch: Batch, items: list[tuple[bytes, bytes]], images: int) -> None:
+        read = bool(images) or self._hooks_need_old
+        # Values written earlier in this batch: the old image of a repeated key.
         pending: dict[bytes, bytes] = {}
-        now = self._now_ms()
         for key, body in items:
-            seq += 1
-            value = codec.stored_value(seq, body)
-            batch.put(key, value)
-            if full:
-                current = pending.get(key) or self.hybrid.current(key)
-                self._put_full(batch, seq, key, body, images, current)
-                pending[key] = value
-            else:
-                if self._feed:
-                    new = body if images & IMAGE_NEW else None
-                    batch.put(keys.feed_key(seq), codec.encode_feed(codec.OP_PUT, now, key, new))
-                for hook in self.hooks:
-                    hook.on_write(batch, key, body, None)
-            updates.append((key, value))
-        return seq
+            current = (pending.get(key) or self.hybrid.current(key)) if read else None
+            self._derived(batch, key, body, current, images)
+            batch.put(key, body)
+            pending[key] = body
 
-    def drop_range(self, prefix: bytes) -> int:
-        """Delete every document under ``prefix`` (a dropped collection) and record it."""
+    def drop_range(self, prefix: bytes) -> None:
+        """Delete every document under ``prefix`` (a dropped collection)."""
         self._check_writable()
-        with self.lock:
-            seq = self.seq + 1
-            batch = self.engine.batch()
-            batch.delete_range(prefix, keys.prefix_end(prefix))
-            batch.put(keys.feed_key(seq), codec.encode_feed(codec.OP_DROP, self._now_ms(), prefix))
-            self._guarded_write(batch)
-            self.hybrid.generation += 1
-            self.hybrid.cache.discard_prefix(prefix)
-            self.seq = seq
-        self.syncer.wait(seq)
-        return seq
+        batch = self.engine.batch()
+        batch.delete_range(prefix, keys.prefix_end(prefix))
+        with self.exclusive():
+            self._write(batch)
+            self.hybrid.dropped(prefix)
+        if self._wait is not None:
+            self._wait()
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -318,8 +289,7 @@ class Shard:
             batch.delete(keys.meta_key(name))
         else:
             batch.put(keys.meta_key(name), value)
-        with self.lock:
-            self._guarded_write(batch, sync=True)
+        self._write(batch, sync=True)
 
     def stats(self) -> dict[str, int]:
         """Figures for metrics: cache counters, sync counters and engine sizes."""
@@ -340,14 +310,17 @@ class Shard:
 
 
 def _check_expect(key: bytes, current: bytes | None, expect: int) -> None:
-    if expect == _NO_EXPECT:
+    if expect == NO_EXPECT:
         return
-    if expect == 0:
+    doc_id = keys.split_doc_key(key)[1]
+    if expect == ABSENT:
         if current is not None:
-            raise DocumentExists(f"document {keys.split_doc_key(key)[1]!r} already exists")
+            raise DocumentExists(f"document {doc_id!r} already exists")
         return
-    version = codec.stored_version(current) if current is not None else None
+    if current is None:
+        raise VersionMismatch(f"document {doc_id!r} does not exist, expected version {expect}")
+    version = codec.version_of(current)
     if version != expect:
-        doc_id = keys.split_doc_key(key)[1]
-        found = "does not exist" if version is None else f"is at version {version}"
-        raise VersionMismatch(f"document {doc_id!r} {found}, expected version {expect}")
+        raise VersionMismatch(
+            f"document {doc_id!r} is at version {version}, expected version {expect}"
+        )

@@ -30,7 +30,7 @@ def test_create_then_list_shows_name_mode_and_count(
     listing = assert_ok(luma("collections", "list"))
     users = next(line for line in listing.splitlines() if " users " in line)
     events = next(line for line in listing.splitlines() if " events " in line)
-    assert " keys " in users
+    assert " new " in users
     assert " 3 " in users
     assert " new_and_old " in events
     assert " 0 " in events

@@ -122,7 +122,7 @@ def test_wrong_type(write_toml: WriteToml, toml: str, expected: str) -> None:
         ),
         ("[storage]\nbackground_jobs = 0\n", "storage.background_jobs = 0 (from {path}): must"),
         ("[storage]\nbackground_jobs = 65\n", "storage.background_jobs = 65 (from {path}): must"),
-        ("[changefeed]\nmax_records = -1\n", "changefeed.max_records = -1 (from {path}): must"),
+        ("[changefeed]\nmax_size = -1\n", "changefeed.max_size = -1 (from {path}): must"),
         (
             "[changefeed]\nprune_interval = 0\n",
             "changefeed.prune_interval = 0 (from {path}): must be greater than 0",

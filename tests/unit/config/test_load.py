@@ -41,7 +41,7 @@ def test_defaults() -> None:
     assert settings.storage.max_document_size == 4 * 1024**2
     assert settings.storage.background_jobs == 2
     assert settings.changefeed.retention == 604800.0
-    assert settings.changefeed.max_records == 10_000_000
+    assert settings.changefeed.max_size == 2 * 1024**3
     assert settings.changefeed.prune_interval == 60.0
     assert settings.tiering.warm_policy == WarmPolicy(enabled=False, strategy=ErasureCoding())
     assert settings.tiering.warm_policy.strategy.type == "ErasureCoding"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,46 +42,38 @@ def test_every_change_has_one_record_with_increasing_seq(db: lumadb.Database) ->
     assert all(r.collection == "c" for r in records)
 
 
-def test_keys_mode_resolves_current_image_or_marks_superseded(db: lumadb.Database) -> None:
+def test_records_carry_the_new_document(db: lumadb.Database) -> None:
     c = db.create_collection("c")
     c.put("a", {"v": 1})
     c.put("a", {"v": 2})
-    c.put("z", {"v": 9})
-    records = [r for r in _all_changes(db) if r.id == "a"]
-    first, second = sorted(records, key=lambda r: r.seq)
-    assert first.superseded and first.new is None
-    assert not second.superseded and second.new == {"v": 2}
-    (z,) = [r for r in _all_changes(db) if r.id == "z"]
-    assert z.new == {"v": 9}
+    c.delete("a")
+    first, second, gone = sorted((r for r in _all_changes(db) if r.id == "a"), key=lambda r: r.seq)
+    # Earlier states stay in the feed although the document changed since: the feed is the log.
+    assert (first.op, first.new, first.old) == ("put", {"v": 1}, None)
+    assert (second.op, second.new) == ("put", {"v": 2})
+    assert (gone.op, gone.new, gone.old) == ("delete", None, None)
 
 
-@pytest.mark.parametrize("mode", ["new", "old", "new_and_old"])
-def test_images_modes(db: lumadb.Database, mode: str) -> None:
-    c = db.create_collection("c", changefeed=mode)
+def test_new_and_old_images(db: lumadb.Database) -> None:
+    c = db.create_collection("c", changefeed="new_and_old")
     c.put("a", {"v": 1})
     c.put("a", {"v": 2})
     c.delete("a")
+    c.delete("never-existed")
     insert, update, delete = sorted(
         (r for r in _all_changes(db) if r.id == "a"), key=lambda r: r.seq
     )
-    wants_new = mode in ("new", "new_and_old")
-    wants_old = mode in ("old", "new_and_old")
-    if wants_old:
-        # With old images the shard reads the previous value, so it knows insert from update.
-        assert (insert.op, update.op, delete.op) == ("insert", "update", "delete")
-        assert insert.old is None
-        assert update.old == {"v": 1}
-        assert delete.old == {"v": 2}
-    else:
-        assert (insert.op, update.op, delete.op) == ("put", "put", "delete")
-        assert update.old is None
-    if wants_new:
-        assert (insert.new, update.new) == ({"v": 1}, {"v": 2})
-        assert not update.superseded
-    else:
-        # No new image and the document was deleted since: the state is gone, and said so.
-        assert insert.new is None and insert.superseded
-        assert update.new is None and update.superseded
+    # With old images the shard reads the previous value, so it knows insert from update.
+    assert (insert.op, insert.new, insert.old) == ("insert", {"v": 1}, None)
+    assert (update.op, update.new, update.old) == ("update", {"v": 2}, {"v": 1})
+    assert (delete.op, delete.new, delete.old) == ("delete", None, {"v": 2})
+    assert [r.id for r in _all_changes(db)] == ["a", "a", "a"]
+
+
+@pytest.mark.parametrize("mode", ["keys", "old", "both"])
+def test_unknown_changefeed_mode(db: lumadb.Database, mode: str) -> None:
+    with pytest.raises(lumadb.InvalidArgument, match="new_and_old"):
+        db.create_collection("c", changefeed=mode)
 
 
 def test_put_many_with_old_images_sees_earlier_entries_of_the_batch(db: lumadb.Database) -> None:
@@ -99,8 +94,8 @@ def test_drop_is_recorded_on_every_shard(db: lumadb.Database) -> None:
     assert all(r.id is None for r in drops)
 
 
-def test_batch_group_records_expand_and_resume_mid_group(db: lumadb.Database) -> None:
-    c = db.create_collection("c", changefeed="new")
+def test_batches_give_one_record_per_document_and_resume_mid_batch(db: lumadb.Database) -> None:
+    c = db.create_collection("c")
     c.put_many([(f"k{i}", {"i": i}) for i in range(30)])
     records = db.changes(shard=0, limit=1000)
     seqs = [r.seq for r in records]
@@ -131,42 +126,75 @@ def test_bad_feed_arguments(db: lumadb.Database, kwargs: dict[str, Any]) -> None
         db.changes(**kwargs)
 
 
-def test_retention_by_age_keeps_the_newest_record(engine: str, tmp_path: Any) -> None:
-    clock = ManualClock()
+def _age_archived_logs(db: lumadb.Database, clock: ManualClock, seconds: float) -> None:
+    """Make the archived log segments ``seconds`` older than the database's clock."""
+    clock.advance(seconds)
+    if db.path == ":memory:":
+        return  # the twin stamps its segments with the database's clock
+    for shard in range(db.shard_count):
+        archive = Path(db.path) / "shards" / f"{shard:03d}" / "archive"
+        for log in archive.glob("*.log"):
+            stamp = (clock.now_ms() / 1000) - seconds - 1
+            os.utime(log, (stamp, stamp))
+
+
+def test_retention_by_age_drops_whole_old_segments(engine: str, tmp_path: Any) -> None:
+    clock = ManualClock(start_ms=int(time.time() * 1000))
     target = ":memory:" if engine == "memory" else str(tmp_path / "d")
     with lumadb.open(target, shards=1, clock=clock) as db:
         c = db.create_collection("c")
         c.put_many([(f"old{i}", {"i": i}) for i in range(10)])
-        clock.advance(8 * 86400)  # default retention is 7 days
+        db.flush()  # the log moves on to a new segment; the old one is archived
         c.put("fresh", {"i": 1})
+        assert db.prune_changes() == 0  # nothing is 7 days old yet
+        _age_archived_logs(db, clock, 8 * 86400)  # default retention is 7 days
         removed = db.prune_changes()
-        assert removed == 10
+        assert removed >= 10
         assert [r.id for r in db.changes(shard=0)] == ["fresh"]
         clock.advance(30 * 86400)
         db.prune_changes()
-        # The newest record always stays: it carries the sequence across restarts.
+        # The segment still being written is never dropped.
         assert [r.id for r in db.changes(shard=0)] == ["fresh"]
 
 
-def test_retention_by_count(engine: str, tmp_path: Any) -> None:
+def test_retention_by_size(engine: str, tmp_path: Any) -> None:
     from lumadb.config import load_settings
 
     settings = load_settings(
         None,
         env={},
-        overrides={"storage.shards": 1, "changefeed.max_records": 5, "storage.data_dir": "x"},
+        overrides={"storage.shards": 1, "changefeed.max_size": 20_000, "storage.data_dir": "x"},
     )
     target = ":memory:" if engine == "memory" else str(tmp_path / "d")
     with lumadb.open(target, config=settings) as db:
         c = db.create_collection("c")
-        for i in range(20):
-            c.put(f"k{i:02d}", {"i": i})
-        db.prune_changes()
-        assert [r.id for r in db.changes(shard=0)] == [f"k{i:02d}" for i in range(15, 20)]
-        # A batch's group record is pruned whole: at least max_records stay.
-        c.put_many([(f"b{i:02d}", {"i": i}) for i in range(8)])
-        db.prune_changes()
-        assert [r.id for r in db.changes(shard=0)] == [f"b{i:02d}" for i in range(8)]
+        for batch in range(4):
+            c.put_many([(f"b{batch}-{i:02d}", {"text": "x" * 200}) for i in range(40)])
+            db.flush()
+        c.put("last", {"i": 1})
+        history = [f"b{b}-{i:02d}" for b in range(4) for i in range(40)] + ["last"]
+        assert db.prune_changes() >= 40
+        ids = [r.id for r in db.changes(shard=0, limit=1000)]
+        # Whole segments go, oldest first: what is left is a suffix of the history, starting
+        # at a segment boundary, of about max_size bytes.
+        assert ids == history[-len(ids) :]
+        assert ids[0].endswith("-00") and ids[0] != "b0-00"
+
+
+def test_a_pinned_floor_keeps_what_a_consumer_still_needs(engine: str, tmp_path: Any) -> None:
+    clock = ManualClock(start_ms=int(time.time() * 1000))
+    target = ":memory:" if engine == "memory" else str(tmp_path / "d")
+    with lumadb.open(target, shards=1, clock=clock) as db:
+        c = db.create_collection("c")
+        c.put("a", {"i": 1})
+        db.flush()
+        floor = db.changes(shard=0)[-1].seq
+        c.put("b", {"i": 2})
+        _age_archived_logs(db, clock, 8 * 86400)
+        assert db._svc.store.prune_feeds(floor={0: floor}) == 0
+        assert [r.id for r in db.changes(shard=0)] == ["a", "b"]
+        assert db._svc.store.prune_feeds(floor={0: floor + 1}) >= 1
+        assert [r.id for r in db.changes(shard=0)] == ["b"]
 
 
 def test_sequence_continues_after_reopen(tmp_path: Any) -> None:

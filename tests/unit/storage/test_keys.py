@@ -81,12 +81,6 @@ def test_all_ff_prefix_has_no_end() -> None:
         keys.prefix_end(b"\xff\xff")
 
 
-def test_feed_keys_sort_numerically() -> None:
-    assert keys.feed_key(9) < keys.feed_key(10) < keys.feed_key(2**40)
-    assert keys.feed_seq(keys.feed_key(12345)) == 12345
-    assert keys.pack_feed_key(b"f", 77) == keys.feed_key(77)
-
-
 def test_doc_keys_split_back() -> None:
     key = keys.doc_prefix(7) + keys.encode_id("héllo")
     assert keys.split_doc_key(key) == (7, "héllo")

@@ -1,10 +1,14 @@
 """The L2 seam: an ordered, durable key-value engine.
 
 :class:`KVEngine` is what a shard needs from an LSM: atomic batches, point and range reads,
-snapshots, a WAL that can be synced on demand, and checkpoints. Two engines implement it:
-``rocks`` (RocksDB through rocksdict, the real thing) and ``memory`` (a sorted dict, the twin
-for fast tests and ``:memory:`` databases). Keys and values are ``bytes``; ranges are
-``[lower, upper)``.
+snapshots, a WAL that can be synced on demand and read back, and checkpoints. Two engines
+implement it: ``rocks`` (RocksDB through rocksdict, the real thing) and ``memory`` (a sorted
+dict, the twin for fast tests and ``:memory:`` databases). Keys and values are ``bytes``;
+ranges are ``[lower, upper)``.
+
+The log: every operation an engine applies gets the next sequence number, and
+:meth:`KVEngine.log_since` reads the applied operations back in that order (for RocksDB, its
+write-ahead log). The shard's change feed is this log.
 """
 
 from __future__ import annotations
@@ -13,7 +17,37 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Batch", "EngineFactory", "EngineOptions", "KVEngine", "ReadView", "Snapshot"]
+__all__ = [
+    "DELETE",
+    "DELETE_RANGE",
+    "PUT",
+    "Batch",
+    "EngineFactory",
+    "EngineOptions",
+    "KVEngine",
+    "LogOp",
+    "LogSegment",
+    "ReadView",
+    "Snapshot",
+]
+
+# Kinds of logged operations.
+PUT, DELETE, DELETE_RANGE = 0, 1, 2
+
+LogOp = tuple[int, int, bytes, bytes]
+"""A logged operation: ``(seq, kind, key, value)``; a range delete's value is its end key."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogSegment:
+    """One piece of an engine's log (a WAL file), the unit in which old log is deleted."""
+
+    number: int
+    first_seq: int  # the sequence number of its first operation; 0 while it holds none
+    size: int
+    mtime_ms: int  # when it was last written (wall clock)
+    archived: bool  # no longer needed by the engine itself: may be deleted
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +110,14 @@ class Snapshot(ReadView, Protocol):
 class KVEngine(ReadView, Protocol):
     """One LSM instance (one per shard)."""
 
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set one key, atomically, as a write of its own (not synced)."""
+        ...
+
+    def delete(self, key: bytes) -> None:
+        """Remove one key as a write of its own (not synced)."""
+        ...
+
     def batch(self) -> Batch:
         """A new, empty batch for :meth:`write`."""
         ...
@@ -90,6 +132,22 @@ class KVEngine(ReadView, Protocol):
 
     def snapshot(self) -> Snapshot:
         """A consistent read view as of now."""
+        ...
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest applied operation (0 for an empty engine)."""
+        ...
+
+    def log_since(self, since: int, limit: int) -> list[LogOp]:
+        """About ``limit`` logged operations after ``since``, in order (whole writes)."""
+        ...
+
+    def log_segments(self) -> list[LogSegment]:
+        """The pieces of the log still kept, oldest first."""
+        ...
+
+    def drop_log_segment(self, segment: LogSegment) -> None:
+        """Delete an archived piece of the log (change-feed retention)."""
         ...
 
     def checkpoint(self, path: str) -> None:

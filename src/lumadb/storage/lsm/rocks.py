@@ -16,7 +16,8 @@ import rocksdict
 
 from lumadb.errors import CorruptionError, DiskFullError, LumaError, StorageError
 from lumadb.storage.faults import FAULTS
-from lumadb.storage.lsm import Batch, EngineOptions
+from lumadb.storage.lsm import Batch, EngineOptions, LogOp, LogSegment
+from lumadb.storage.lsm.wal import WalReader
 
 __all__ = ["RocksEngine", "RocksFactory", "rocks_options", "translate_error"]
 
@@ -71,6 +72,9 @@ def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rock
     opts.set_wal_recovery_mode(rocksdict.DBRecoveryMode.point_in_time())
     opts.set_paranoid_checks(True)
     opts.set_keep_log_file_num(4)
+    # Logs RocksDB no longer needs move to archive/ instead of being deleted: they are the
+    # change feed, and change-feed retention deletes them (RocksDB never will at this age).
+    opts.set_wal_ttl_seconds(_WAL_TTL_SECONDS)
     opts.set_bytes_per_sync(1 << 20)
     table = rocksdict.BlockBasedOptions()
     if options.bloom_bits_per_key > 0:
@@ -87,6 +91,7 @@ def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rock
 
 
 _new_batch = rocksdict.WriteBatch
+_WAL_TTL_SECONDS = 100 * 365 * 86400
 
 
 def _open_rdict(path: str, opts: rocksdict.Options) -> rocksdict.Rdict:
@@ -259,8 +264,28 @@ class RocksEngine:
         if FAULTS.wal_disabled:
             # The stub declares a method, but rocksdict exposes a settable attribute.
             setattr(self._nosync, "disable_wal", True)  # noqa: B010
+        self._bind()
+        self._log = WalReader(path)
+
+    def _bind(self) -> None:
         self._db_write = self._db.write
         self._db_get = self._db.get
+        self._db_put = self._db.put
+        self._db_delete = self._db.delete
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set one key (a write batch of one, inside RocksDB)."""
+        try:
+            self._db_put(key, value, self._nosync)
+        except Exception as exc:
+            translate_error(exc, "write")
+
+    def delete(self, key: bytes) -> None:
+        """Remove one key."""
+        try:
+            self._db_delete(key, self._nosync)
+        except Exception as exc:
+            translate_error(exc, "write")
 
     def batch(self) -> Batch:
         """A new rocksdict WriteBatch (it satisfies :class:`Batch` structurally)."""
@@ -319,6 +344,34 @@ class RocksEngine:
         except Exception as exc:
             translate_error(exc, "snapshot")
 
+    def last_seq(self) -> int:
+        """RocksDB's latest sequence number."""
+        try:
+            return int(self._db.latest_sequence_number())
+        except Exception as exc:
+            translate_error(exc, "reading the sequence number")
+
+    def log_since(self, since: int, limit: int) -> list[LogOp]:
+        """Operations read back from the write-ahead log (live and archived files)."""
+        try:
+            return self._log.read(since, limit)
+        except OSError as exc:
+            raise StorageError(f"reading the write-ahead log of {self.path}: {exc}") from exc
+
+    def log_segments(self) -> list[LogSegment]:
+        """The WAL files, oldest first."""
+        try:
+            return self._log.segments()
+        except OSError as exc:
+            raise StorageError(f"listing the write-ahead log of {self.path}: {exc}") from exc
+
+    def drop_log_segment(self, segment: LogSegment) -> None:
+        """Delete an archived WAL file."""
+        if not segment.archived:
+            raise StorageError(f"{segment.path} is still in use by RocksDB")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(segment.path)
+
     def checkpoint(self, path: str) -> None:
         """A RocksDB checkpoint: hard links to the sorted files plus the live WAL."""
         try:
@@ -366,9 +419,7 @@ class RocksEngine:
             self._db = _open_rdict(self.path, self._opts)
         except Exception as exc:
             translate_error(exc, f"reopening RocksDB at {self.path}")
-        self._db_write = self._db.write
-        self._db_get = self._db.get
-        self._db_get = self._db.get
+        self._bind()
 
     def close(self) -> None:
         """Flush and close."""
