@@ -5,6 +5,12 @@ function that runs one timed trial and returns a rate (operations per second). :
 runs a warm-up and then rounds of A B C, A B C, ..., so the slow drifts of a shared machine (a
 neighbour's job, a busy disk) hit every contender alike. A ratio is computed per round (LumaDB's
 rate divided by the peer's rate in the same round) and summarised by its median and min-max.
+
+On these machines the speed of the same code drifts by a third within seconds, so a trial that
+runs one contender for a second and then the next compares different moments. Work that splits
+into chunks is measured with :func:`interleave` instead: every contender is set up, then chunk
+1 runs for each contender in turn, then chunk 2, ..., each contender's chunks timed and summed,
+so all of them are measured across the same stretch of time.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "MIN_ROUNDS",
@@ -33,7 +39,9 @@ __all__ = [
     "Spread",
     "Suite",
     "Trial",
+    "Chunked",
     "alternate",
+    "interleave",
     "machine",
     "rate",
     "ratio_summary",
@@ -49,6 +57,55 @@ Trial = Callable[[], float]
 
 Rates = dict[str, list[float]]
 """Per contender, its rate in each measured round (in round order)."""
+
+
+class Chunked(Protocol):
+    """A trial split into chunks: untimed set-up, timed chunks, untimed checks and clean-up."""
+
+    ops: int  # operations done by all chunks together
+    chunks: int
+
+    def start(self) -> None:
+        """Prepare the trial (open a fresh store, say); not timed."""
+
+    def chunk(self, index: int) -> None:
+        """Run chunk ``index`` (0 .. chunks-1); timed."""
+
+    def finish(self) -> None:
+        """Check the results and release everything; not timed."""
+
+
+def interleave(rounds: int, contenders: Mapping[str, Chunked], *, warmup: int = 1) -> Rates:
+    """Like :func:`alternate`, with the contenders' chunks interleaved within each round.
+
+    The order of the contenders rotates from chunk to chunk, so none always goes first.
+    """
+    if rounds < MIN_ROUNDS:
+        raise ValueError(f"at least {MIN_ROUNDS} rounds are needed, got {rounds}")
+    names = list(contenders)
+    chunks = {contenders[n].chunks for n in names}
+    if len(chunks) != 1:
+        raise ValueError(f"contenders must have the same number of chunks, got {chunks}")
+    (count,) = chunks
+    rates: Rates = {name: [] for name in names}
+    clock = time.perf_counter
+    for round_no in range(warmup + rounds):
+        spent = dict.fromkeys(names, 0.0)
+        for name in names:
+            contenders[name].start()
+        gc.collect()
+        for index in range(count):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                began = clock()
+                contenders[name].chunk(index)
+                spent[name] += clock() - began
+        for name in names:
+            contenders[name].finish()
+        if round_no >= warmup:
+            for name in names:
+                rates[name].append(contenders[name].ops / spent[name])
+    return rates
 
 
 def rate(ops: int, body: Callable[[], object]) -> float:

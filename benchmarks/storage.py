@@ -2,11 +2,15 @@
 
 LumaDB (``durability="off"``, one shard) against raw rocksdict with the same options, SQLite
 and LMDB, all acknowledging writes once they are in the OS page cache. Write tests start every
-trial from a fresh empty store and write the same documents in the same order; read tests run on
+round from fresh empty stores and write the same documents in the same order; read tests run on
 stores loaded once with the same data, closed (flushing memtables), reopened and left to finish
 compacting. Reads are repeated each round, so after the warm-up every store's caches hold them:
 ``get`` shows LumaDB serving from its L1 hot cache, ``get_l1_off`` the same data opened with
 ``hot_cache=0`` (served by RocksDB, like the peer).
+
+Every operation stream is cut into chunks (1000 puts, one batch, 1000 gets, 40 scans) and the
+contenders take turns chunk by chunk (:func:`benchmarks.harness.interleave`), so they are all
+measured over the same seconds of a machine whose speed drifts.
 """
 
 from __future__ import annotations
@@ -15,10 +19,8 @@ import random
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
-from operator import methodcaller
 from pathlib import Path
 
 import orjson
@@ -27,9 +29,7 @@ from benchmarks.harness import (
     Progress,
     Rates,
     Report,
-    Trial,
-    alternate,
-    rate,
+    interleave,
     scratch_dir,
     settle,
     wait_until,
@@ -44,6 +44,8 @@ SEED = 1_000_003
 FIELDS, FIELD_CHARS = 10, 92  # about 1000 bytes of JSON per document
 BATCH = 1000
 SCAN = 100
+CHUNK = 1000  # puts or gets per interleaved chunk
+SCAN_CHUNK = 40
 PEERS = ("rocksdict", "sqlite", "lmdb")
 OPERATIONS = ("put", "get", "put_many", "scan")
 QUIET_TIMEOUT = 120.0
@@ -66,8 +68,8 @@ class Size:
     rounds: int
 
 
-QUICK = Size(documents=25_000, gets=50_000, scans=1_000, rounds=5)
-FULL = Size(documents=200_000, gets=200_000, scans=4_000, rounds=7)
+QUICK = Size(documents=20_000, gets=40_000, scans=800, rounds=7)
+FULL = Size(documents=200_000, gets=200_000, scans=4_000, rounds=9)
 
 
 @dataclass(frozen=True)
@@ -123,37 +125,58 @@ def _check(name: str, store: Store, work: Workload, sample: int = 5) -> None:
         raise RuntimeError(f"{name} returned a wrong scan from {start}")
 
 
-def _write_trial(
-    root: Path, name: str, opener: Opener, body: Callable[[Store], None], work: Workload
-) -> Trial:
-    """A trial writing the whole workload into a fresh empty store (opening is not timed)."""
+class _Writes:
+    """A write trial: a fresh empty store each round, the workload written chunk by chunk."""
 
-    def trial() -> float:
-        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
-        store = opener(path)
+    def __init__(self, root: Path, name: str, opener: Opener, work: Workload, op: str) -> None:
+        self._root, self._name, self._opener, self._work = root, name, opener, work
+        self._store: Store | None = None
+        self._path = root
+        if op == "put":
+            pairs = work.pairs
+            self._units: list[list[Pair]] = [
+                pairs[i : i + CHUNK] for i in range(0, len(pairs), CHUNK)
+            ]
+            self._run = "put_each"
+        else:
+            self._units = list(work.batches)
+            self._run = "put_batches"
+        self.ops = len(work.pairs)
+        self.chunks = len(self._units)
+
+    def start(self) -> None:
+        """Open a fresh empty store (not timed)."""
+        self._path = Path(tempfile.mkdtemp(prefix=f"{self._name}-", dir=self._root))
+        self._store = self._opener(self._path)
+
+    def chunk(self, index: int) -> None:
+        """Write one chunk: CHUNK single puts, or one batch."""
+        assert self._store is not None
+        unit = self._units[index]
+        if self._run == "put_each":
+            self._store.put_each(unit)
+        else:
+            self._store.put_batches([unit])
+
+    def finish(self) -> None:
+        """Check every document came back, close and delete the store."""
+        assert self._store is not None
         try:
-            result = rate(len(work.pairs), lambda: body(store))
-            _check(name, store, work)
+            _check(self._name, self._store, self._work)
         finally:
-            store.close()
-            shutil.rmtree(path)
-        return result
-
-    return trial
+            self._store.close()
+            shutil.rmtree(self._path)
+            self._store = None
 
 
 def _writes(
     root: Path, openers: Mapping[str, Opener], work: Workload, rounds: int, say: Progress
 ) -> Rates:
-    bodies = {
-        "put": methodcaller("put_each", work.pairs),
-        "put_many": methodcaller("put_batches", work.batches),
-    }
     rates: Rates = {}
-    for op, body in bodies.items():
-        trials = {n: _write_trial(root, n, o, body, work) for n, o in openers.items()}
-        say(f"{op} x {len(work.pairs)}, {rounds} rounds after a warm-up")
-        measured = alternate(rounds, trials)
+    for op in ("put", "put_many"):
+        trials = {n: _Writes(root, n, o, work, op) for n, o in openers.items()}
+        say(f"{op} x {len(work.pairs)}, {rounds} rounds after a warm-up, chunks interleaved")
+        measured = interleave(rounds, trials)
         say.rates(op, measured)
         rates |= {f"{op}:{n}": r for n, r in measured.items()}
     return rates
@@ -191,31 +214,49 @@ def _reads(
             store.close()
 
 
+class _Reads:
+    """A read trial on a loaded store: the same gets (or scans) each round, chunk by chunk."""
+
+    def __init__(self, store: Store, ops: list[str], chunk: int, scan: bool) -> None:
+        self._store = store
+        self._units = [ops[i : i + chunk] for i in range(0, len(ops), chunk)]
+        self._scan = scan
+        self.ops = len(ops)
+        self.chunks = len(self._units)
+
+    def start(self) -> None:
+        """Nothing to prepare: the store stays open across rounds."""
+
+    def chunk(self, index: int) -> None:
+        """Read one chunk of the stream."""
+        if self._scan:
+            self._store.scan_each(self._units[index], SCAN)
+        else:
+            self._store.get_each(self._units[index])
+
+    def finish(self) -> None:
+        """Nothing to check per round (the store was checked when loaded)."""
+
+
 def _measure_reads(
     stores: Mapping[str, Store], work: Workload, rounds: int, say: Progress
 ) -> Rates:
-    say(f"get x {len(work.reads)}, {rounds} rounds after two warm-ups")
-    gets = {
-        n: _read_trial(len(work.reads), partial(s.get_each, work.reads)) for n, s in stores.items()
-    }
+    say(f"get x {len(work.reads)}, {rounds} rounds after two warm-ups, chunks interleaved")
+    gets = {n: _Reads(s, work.reads, CHUNK, scan=False) for n, s in stores.items()}
     # Two warm-up rounds: L1 admits a key on its second miss (a doorkeeper), so the second
     # pass over the stream is the first that leaves every key it reads cached.
-    measured = alternate(rounds, gets, warmup=2)
+    measured = interleave(rounds, gets, warmup=2)
     say.rates("get", measured)
     rates = {f"get:{n}": r for n, r in measured.items()}
-    say(f"scan({SCAN}) x {len(work.starts)}, {rounds} rounds after a warm-up")
+    say(f"scan({SCAN}) x {len(work.starts)}, {rounds} rounds after a warm-up, chunks interleaved")
     scans = {
-        n: _read_trial(len(work.starts), partial(s.scan_each, work.starts, SCAN))
+        n: _Reads(s, work.starts, SCAN_CHUNK, scan=True)
         for n, s in stores.items()
         if n != "luma_l1_off"  # scans read RocksDB directly, never L1
     }
-    measured = alternate(rounds, scans)
+    measured = interleave(rounds, scans)
     say.rates("scan", measured)
     return rates | {f"scan:{n}": r for n, r in measured.items()}
-
-
-def _read_trial(ops: int, loop: Callable[[], None]) -> Trial:
-    return lambda: rate(ops, loop)
 
 
 def _report(rates: Rates, work: Workload, size: Size, quick: bool) -> Report:
@@ -241,7 +282,7 @@ def _report(rates: Rates, work: Workload, size: Size, quick: bool) -> Report:
 
 
 def run(quick: bool) -> Report:
-    """Run the suite (``quick``: 25 k documents, 5 rounds; else 200 k documents, 7 rounds)."""
+    """Run the suite (``quick``: 20 k documents, 7 rounds; else 200 k documents, 9 rounds)."""
     size = QUICK if quick else FULL
     say = Progress("storage")
     work = make_workload(size)

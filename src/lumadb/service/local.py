@@ -7,7 +7,7 @@ import itertools
 import operator
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import xxhash
 
@@ -28,7 +28,7 @@ from lumadb.service.ids import new_id
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
 from lumadb.storage.database import Database, DatabaseSnapshot
-from lumadb.storage.lsm import ReadView
+from lumadb.storage.lsm import Batch, ReadView
 from lumadb.storage.shard import ABSENT, NO_EXPECT
 
 __all__ = ["LocalService", "restore_backup"]
@@ -218,29 +218,56 @@ class LocalService:
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard."""
         spec = self._spec(collection)
-        shards = self.store.shards
-        groups: list[list[tuple[bytes, bytes]]] = [[] for _ in shards]
-        prefix, limit, route = spec.prefix, self._max_doc, self._shard_index
-        position = -1
-        doc_id: object = None
+        items = _as_list(pairs, "pairs")
+        shards = self._shards
+        if spec.images or any(shard.hooks for shard in shards):
+            groups = self._encode_groups(spec, items)
+            for shard, group in zip(shards, groups, strict=True):
+                if group:
+                    shard.put_many(group, spec.images)
+            return len(items)
+        versions = [shard.hooks_version for shard in shards]
+        batches = [shard.engine.batch() for shard in shards]
+        written: list[list[bytes]] = [[] for _ in shards]
+        self._encode_into(spec, items, batches, written)
+        for i, shard in enumerate(shards):
+            if written[i] and not shard.commit_puts(batches[i], written[i], versions[i]):
+                # Hooks appeared meanwhile: this shard's part goes the general way.
+                group = self._encode_groups(spec, items)[i]
+                shard.put_many(group, spec.images)
+        return len(items)
+
+    def _encode_into(
+        self,
+        spec: CollectionSpec,
+        items: list[Any],
+        batches: list[Batch] | list[_Group],
+        written: list[list[bytes]],
+    ) -> None:
+        # The hot loop of bulk writes: validate and encode each document straight into its
+        # shard's batch, keeping only its key (for L1), as a raw RocksDB bulk write would.
+        prefix, limit, count, digest = spec.prefix, self._max_doc, self._count, self._hash
+        puts = [b.put for b in batches]
+        notes = [w.append for w in written]
+        position, doc_id = -1, None
         try:
-            for position, (doc_id, doc) in enumerate(_as_list(pairs, "pairs")):  # noqa: B007
+            for position, (doc_id, doc) in enumerate(items):  # noqa: B007
                 key = prefix + _encode_id(doc_id)
                 body = _encode_document(doc, limit)
                 if "id" in doc and doc["id"] != doc_id:
-                    self._id_mismatch(doc_id, doc)  # type: ignore[arg-type]
-                groups[route(key)].append((key, body))
-        except LumaError as exc:
-            # Same error class, with the position so callers can point at the bad item.
-            raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                f"put_many takes (id, document) pairs; item {position} is not one"
-            ) from None
-        for shard, items in zip(shards, groups, strict=True):
-            if items:
-                shard.put_many(items, spec.images)
-        return sum(len(items) for items in groups)
+                    self._id_mismatch(doc_id, doc)
+                at = digest(key) % count if count > 1 else 0
+                puts[at](key, body)
+                notes[at](key)
+        except Exception as exc:
+            _item_error(exc, position, doc_id)
+
+    def _encode_groups(
+        self, spec: CollectionSpec, items: list[Any]
+    ) -> list[list[tuple[bytes, bytes]]]:
+        groups = [_Group() for _ in self._shards]
+        self._encode_into(spec, items, groups, [[] for _ in self._shards])
+        return [g.items for g in groups]
 
     def scan(
         self, collection: str, rng: ScanRange, view: DatabaseSnapshot | None = None
@@ -324,6 +351,31 @@ class LocalService:
     def close(self) -> None:
         """Close the storage database."""
         self.store.close()
+
+
+class _Group:
+    """Collects one shard's part of a bulk write as pairs (for the general write path)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[bytes, bytes]] = []
+
+    def put(self, key: bytes, body: bytes) -> None:
+        """Keep one encoded document."""
+        self.items.append((key, body))
+
+
+def _item_error(exc: Exception, position: int, doc_id: object) -> NoReturn:
+    """Raise the error of item ``position`` of a bulk write, naming the item."""
+    if isinstance(exc, LumaError):
+        # Same error class, with the position so callers can point at the bad item.
+        raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
+    if isinstance(exc, TypeError | ValueError):
+        raise InvalidArgument(
+            f"put_many takes (id, document) pairs; item {position} is not one"
+        ) from None
+    raise exc
 
 
 def _as_list(items: Iterable[Any], what: str) -> list[Any]:

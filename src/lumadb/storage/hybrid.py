@@ -104,6 +104,19 @@ class HybridStorage:
                 if key in cached:
                     replace(key, value)
 
+    def written_keys(self, keys: list[bytes]) -> None:
+        """After a batch wrote ``keys`` (caller holds every stripe): drop their L1 entries.
+
+        Dropping is exact too; the batch's values are not at hand to replace them.
+        """
+        self.epoch += 1
+        cached = self.cache.data
+        if cached:
+            discard = self.cache.discard
+            for key in keys:
+                if key in cached:
+                    discard(key)
+
     def dropped(self, prefix: bytes) -> None:
         """After a range of keys was deleted (caller holds every stripe)."""
         self.epoch += 1

@@ -62,6 +62,7 @@ class Shard:
         self._blocked = False
         self.syncer = WalSyncer(engine, durability, self.name, self._block)
         self.hooks: tuple[WriteHook, ...] = ()
+        self.hooks_version = 0
         self._hooks_need_old = False
         self._monotonic = clock.monotonic
         self._full_since: float | None = None
@@ -88,6 +89,7 @@ class Shard:
         with self.exclusive():
             self.hooks = (*self.hooks, hook)
             self._hooks_need_old = any(h.needs_old for h in self.hooks)
+            self.hooks_version += 1
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -154,15 +156,18 @@ class Shard:
             self._put_checked(key, body, images, expect)
         else:  # the common case, inlined: it is the hot path
             stripe = hash(key) & _MASK
-            with self.stripes[stripe]:
-                try:
-                    self._put(key, body)
-                except DiskFullError:
-                    self._disk_full()
-                    raise
+            lock = self.stripes[stripe]
+            lock.acquire()  # cheaper than `with` on this path
+            try:
+                self._put(key, body)
                 self._gens[stripe] += 1
                 if key in self._cached:
                     self._replace(key, body)
+            except DiskFullError:
+                self._disk_full()
+                raise
+            finally:
+                lock.release()
         if self._wait is not None:
             self._wait()
 
@@ -241,6 +246,25 @@ class Shard:
             self.hybrid.written_batch(items)
         if self._wait is not None:
             self._wait()
+
+    def commit_puts(self, batch: Batch, keys: list[bytes], hooks: int) -> bool:
+        """Write a batch of plain puts the caller built (its keys in ``keys``), atomically.
+
+        The fast path of a bulk write: the caller encodes documents straight into the batch,
+        so nothing is kept per document but its key. Only for collections without old images,
+        on a shard whose hooks are as they were when the caller checked (``hooks`` =
+        :attr:`hooks_version` then); otherwise nothing is written and False is returned, and
+        the caller uses :meth:`put_many`.
+        """
+        self._check_writable()
+        with self.exclusive():
+            if hooks != self.hooks_version or self.hooks:
+                return False
+            self._write(batch)
+            self.hybrid.written_keys(keys)
+        if self._wait is not None:
+            self._wait()
+        return True
 
     def _batch_general(self, batch: Batch, items: list[tuple[bytes, bytes]], images: int) -> None:
         read = bool(images) or self._hooks_need_old

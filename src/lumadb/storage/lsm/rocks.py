@@ -83,8 +83,10 @@ def rocks_options(options: EngineOptions, cache: rocksdict.Cache | None) -> rock
         table.disable_cache()
     else:
         table.set_block_cache(cache)
-    table.set_cache_index_and_filter_blocks(True)
-    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    if cache is not None:
+        # Index and filter blocks live in the cache; without one RocksDB refuses the setting.
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
     table.set_format_version(5)
     opts.set_block_based_table_factory(table)
     return opts

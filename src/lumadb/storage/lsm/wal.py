@@ -285,16 +285,26 @@ class WalReader:
             for i, (_, _, first) in enumerate(chosen):
                 if first <= since + 1:
                     begin = i
-            for number, path, _ in chosen[begin:]:
-                self._read_file(number, path, since, limit, out)
+            expected = 0  # the sequence number the next log must start with, once known
+            for number, path, first in chosen[begin:]:
+                if expected and first > expected:
+                    # Logs follow each other without gaps (a crash only tears the newest one):
+                    # a gap means a damaged older log lost writes the database still holds.
+                    raise CorruptionError(
+                        f"the write-ahead log has no record of sequence numbers {expected} to "
+                        f"{first - 1} (before log {number}): an older log is damaged"
+                    )
+                expected = self._read_file(number, path, since, limit, out)
                 if len(out) >= limit:
                     break
         return out
 
-    def _read_file(self, number: int, path: str, since: int, limit: int, out: list[LogOp]) -> None:
+    def _read_file(self, number: int, path: str, since: int, limit: int, out: list[LogOp]) -> int:
+        """Read one log into ``out``; returns the sequence number after its last record read
+        (0 if it was not read to its end)."""
         data, _ = self._open(number, path)
         if data is None:
-            return
+            return 0
         index = self._index.setdefault(number, _FileIndex([], []))
         with data:
             pos = index.start_for(since)
@@ -307,7 +317,8 @@ class WalReader:
                 if stop >= index.tail_offset:
                     index.tail_offset, index.tail_seq = stop, last + 1
                 if len(out) >= limit:
-                    return
+                    return 0
+        return index.tail_seq
 
     @staticmethod
     def _remember(index: _FileIndex, offset: int, payload: bytes) -> None:
