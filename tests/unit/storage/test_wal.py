@@ -680,4 +680,3 @@ def test_an_engine_without_a_block_cache_opens(tmp_path: Path) -> None:
     assert engine.get(b"k") == b"v"
     assert [op[2] for op in engine.log_since(0, ALL)] == [b"k"]
     engine.close()
-
