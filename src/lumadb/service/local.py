@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
+import orjson
 import xxhash
 
 from lumadb.catalog import Catalog, CollectionSpec, validate_name
@@ -38,6 +39,11 @@ _ABSENT: Any = object()
 _encode_id = keys.encode_id
 _encode_document = codec.encode_document
 _decode_stored = codec.decode_stored
+_dumps = orjson.dumps
+_ENCODE_OPTIONS = codec.ENCODE_OPTIONS
+_MAX_ID = keys.MAX_ID_BYTES
+_finite_only = codec.finite_only
+_has_null = codec.has_null
 
 
 class LocalService:
@@ -53,6 +59,7 @@ class LocalService:
         self._shards = self.store.shards
         self._hash = xxhash.xxh3_64_intdigest
         self._count = len(self.store.shards)
+        self._one = self._shards[0] if self._count == 1 else None  # no routing needed
         try:
             raw = self.store.shards[0].meta_get(_CATALOG_KEY)
             self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
@@ -155,6 +162,28 @@ class LocalService:
     def put(self, collection: str, doc_id: str, doc: Document) -> None:
         """Create or replace a document."""
         spec = self._specs.get(collection) or self._spec(collection)
+        # The checks of encode_id and encode_document, inlined: this is the hottest path of
+        # the embedded API. Anything unusual takes the slow path, which raises their errors.
+        if type(doc_id) is str and type(doc) is dict and doc_id.isprintable():
+            raw = doc_id.encode()
+            try:
+                body = _dumps(doc, option=_ENCODE_OPTIONS)
+            except (orjson.JSONEncodeError, TypeError):
+                body = None
+            if (
+                body is not None
+                and 0 < len(raw) <= _MAX_ID
+                and len(body) <= self._max_doc
+                and (_finite_only(map(type, doc.values())) or not _has_null(body))
+                and ("id" not in doc or doc["id"] == doc_id)
+            ):
+                key = spec.prefix + raw
+                shard = self._one or self._shards[self._hash(key) % self._count]
+                if spec.images:
+                    shard.put(key, body, spec.images)
+                else:
+                    shard.put_plain(key, body)
+                return
         key = spec.prefix + _encode_id(doc_id)
         body = _encode_document(doc, self._max_doc)
         if "id" in doc and doc["id"] != doc_id:

@@ -25,21 +25,25 @@ __all__ = [
     "OP_NAMES",
     "OP_PUT",
     "OP_UPDATE",
+    "ENCODE_OPTIONS",
     "FeedRecord",
     "decode_document",
     "decode_stored",
     "encode_document",
+    "finite_only",
+    "has_null",
     "version_of",
 ]
 
 # Datetimes and dataclasses would come back as strings or dicts: refuse them instead.
-_ENCODE_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+ENCODE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_ENCODE_OPTS = ENCODE_OPTIONS
 _dumps = orjson.dumps
-_has_null = re.compile(rb"null").search
+has_null = _has_null = re.compile(rb"null").search
 # Values of these exact types cannot hide a NaN or an infinity: checking a flat document's value
 # types (at C speed) is cheaper than searching its JSON for "null" (~1 us per KiB).
 _FINITE_TYPES = frozenset({str, int, bool, type(None)})
-_finite_only = _FINITE_TYPES.issuperset
+finite_only = _finite_only = _FINITE_TYPES.issuperset
 
 
 def _non_finite_path(value: Any, path: str) -> str | None:

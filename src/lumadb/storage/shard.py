@@ -20,6 +20,7 @@ import collections
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from lumadb.clock import Clock
 from lumadb.errors import DiskFullError, DocumentExists, ReadOnlyError, VersionMismatch
@@ -69,7 +70,8 @@ class Shard:
         self._resume_after = 0.0
         self._wait: Callable[[], None] | None = None if durability == "off" else self.syncer.wait
         # Bound once for the write path. The stale-cache canary makes writes skip L1.
-        self._put = engine.put
+        self._put = engine.put_fast
+        self._put_options = engine.put_options
         self._gens = self.hybrid.gens
         self._cached = self.hybrid.cache.data if not FAULTS.stale_cache else {}
         self._replace = self.hybrid.cache.replace
@@ -123,6 +125,14 @@ class Shard:
         self._resume_after = self._monotonic() + _RESUME_INTERVAL
         self._blocked = True
 
+    def _failed(self, exc: Exception) -> NoReturn:
+        # An exception of the fast path: translated by the engine, a full disk noted.
+        try:
+            self.engine.translate(exc, "write")
+        except DiskFullError:
+            self._disk_full()
+            raise
+
     def _write(self, batch: Batch, sync: bool = False) -> None:
         try:
             self.engine.write(batch, sync=sync)
@@ -137,6 +147,8 @@ class Shard:
             if self.engine.free_bytes() >= _RESUME_MIN_FREE:
                 with self.exclusive():
                     self.engine.recover()
+                    self._put = self.engine.put_fast  # the reopened engine's
+                    self._put_options = self.engine.put_options
                 self._full_since = None
                 self._blocked = self.syncer.failure is not None
                 return
@@ -150,22 +162,32 @@ class Shard:
         ``expect`` makes the write conditional: :data:`ABSENT` means the key must not exist,
         any other value that the current document's version (:func:`codec.version_of`) is it.
         """
+        if images or expect != NO_EXPECT:
+            if self._blocked:
+                self._check_writable()
+            self._put_checked(key, body, images, expect)
+            if self._wait is not None:
+                self._wait()
+        else:
+            self.put_plain(key, body)
+
+    def put_plain(self, key: bytes, body: bytes) -> None:
+        """:meth:`put` of a collection without old images, unconditionally (the hot path)."""
         if self._blocked:
             self._check_writable()
-        if images or expect != NO_EXPECT or self.hooks:
-            self._put_checked(key, body, images, expect)
-        else:  # the common case, inlined: it is the hot path
+        if self.hooks:
+            self._put_checked(key, body, 0, NO_EXPECT)
+        else:
             stripe = hash(key) & _MASK
             lock = self.stripes[stripe]
             lock.acquire()  # cheaper than `with` on this path
             try:
-                self._put(key, body)
+                self._put(key, body, self._put_options)
                 self._gens[stripe] += 1
                 if key in self._cached:
                     self._replace(key, body)
-            except DiskFullError:
-                self._disk_full()
-                raise
+            except Exception as exc:
+                self._failed(exc)
             finally:
                 lock.release()
         if self._wait is not None:
@@ -184,7 +206,7 @@ class Shard:
                 self._write(batch)
             else:
                 try:
-                    self._put(key, body)
+                    self.engine.put(key, body)
                 except DiskFullError:
                     self._disk_full()
                     raise

@@ -13,9 +13,9 @@ write-ahead log). The shard's change feed is this log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 __all__ = [
     "DELETE",
@@ -110,8 +110,26 @@ class Snapshot(ReadView, Protocol):
 class KVEngine(ReadView, Protocol):
     """One LSM instance (one per shard)."""
 
+    @property
+    def put_fast(self) -> Callable[[bytes, bytes, object], None]:
+        """:meth:`put` without its error translation, for the hottest write path.
+
+        Called as ``put_fast(key, value, put_options)``. It may raise the engine's own
+        exceptions, which the caller passes to :meth:`translate`.
+        """
+        ...
+
+    @property
+    def put_options(self) -> object:
+        """The third argument of :attr:`put_fast` (positional: keyword calls cost more)."""
+        ...
+
     def put(self, key: bytes, value: bytes) -> None:
         """Set one key, atomically, as a write of its own (not synced)."""
+        ...
+
+    def translate(self, exc: Exception, what: str) -> NoReturn:
+        """Raise the LumaDB error for an exception of the engine (LumaErrors pass through)."""
         ...
 
     def delete(self, key: bytes) -> None:

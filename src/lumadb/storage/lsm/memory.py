@@ -13,10 +13,11 @@ import bisect
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 from sortedcontainers import SortedDict
 
-from lumadb.errors import BackupError, StorageError
+from lumadb.errors import BackupError, LumaError, StorageError
 from lumadb.storage.lsm import DELETE, DELETE_RANGE, PUT, Batch, LogOp, LogSegment
 
 __all__ = ["SEGMENT_OPS", "MemoryBatch", "MemoryEngine", "MemoryFactory"]
@@ -132,6 +133,18 @@ class MemoryEngine(_SortedView):
     def put(self, key: bytes, value: bytes) -> None:
         """Set one key."""
         self._apply([(_PUT, bytes(key), bytes(value))], sync=False)
+
+    def put_fast(self, key: bytes, value: bytes, options: object) -> None:
+        """:meth:`put` (it raises LumaDB errors already)."""
+        self.put(key, value)
+
+    put_options = None
+
+    def translate(self, exc: Exception, what: str) -> NoReturn:
+        """Memory engines raise LumaDB errors themselves: anything else is a bug."""
+        if isinstance(exc, LumaError):
+            raise exc
+        raise StorageError(f"{what}: {exc}") from exc
 
     def delete(self, key: bytes) -> None:
         """Remove one key."""

@@ -274,6 +274,12 @@ class RocksEngine:
         self._db_get = self._db.get
         self._db_put = self._db.put
         self._db_delete = self._db.delete
+        self.put_fast: Callable[[bytes, bytes, object], None] = self._db.put  # type: ignore[assignment]
+        self.put_options: object = self._nosync
+
+    def translate(self, exc: Exception, what: str) -> NoReturn:
+        """Raise the LumaDB error for a rocksdict exception."""
+        translate_error(exc, what)
 
     def put(self, key: bytes, value: bytes) -> None:
         """Set one key (a write batch of one, inside RocksDB)."""
