@@ -7,7 +7,7 @@ import itertools
 import operator
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 import xxhash
@@ -22,9 +22,8 @@ from lumadb.errors import (
     InvalidArgument,
     InvalidDocument,
     InvalidId,
-    LumaError,
 )
-from lumadb.service import Change, Document, ScanRange
+from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
@@ -167,7 +166,7 @@ class LocalService:
         if type(doc_id) is str and type(doc) is dict and doc_id.isprintable():
             raw = doc_id.encode()
             try:
-                body = _dumps(doc, option=_ENCODE_OPTIONS)
+                body: bytes | None = _dumps(doc, option=_ENCODE_OPTIONS)
             except (orjson.JSONEncodeError, TypeError):
                 body = None
             if (
@@ -273,23 +272,16 @@ class LocalService:
         batches: list[Batch] | list[_Group],
         written: list[list[bytes]],
     ) -> None:
-        # The hot loop of bulk writes: validate and encode each document straight into its
-        # shard's batch, keeping only its key (for L1), as a raw RocksDB bulk write would.
-        prefix, limit, count, digest = spec.prefix, self._max_doc, self._count, self._hash
-        puts = [b.put for b in batches]
-        notes = [w.append for w in written]
-        position, doc_id = -1, None
-        try:
-            for position, (doc_id, doc) in enumerate(items):  # noqa: B007
-                key = prefix + _encode_id(doc_id)
-                body = _encode_document(doc, limit)
-                if "id" in doc and doc["id"] != doc_id:
-                    self._id_mismatch(doc_id, doc)
-                at = digest(key) % count if count > 1 else 0
-                puts[at](key, body)
-                notes[at](key)
-        except Exception as exc:
-            _item_error(exc, position, doc_id)
+        count, digest = self._count, self._hash
+        route = (lambda key: digest(key) % count) if count > 1 else None
+        bulk.encode_into(
+            items,
+            spec.prefix,
+            self._max_doc,
+            route,
+            [b.put for b in batches],
+            [w.append for w in written],
+        )
 
     def _encode_groups(
         self, spec: CollectionSpec, items: list[Any]
@@ -393,18 +385,6 @@ class _Group:
     def put(self, key: bytes, body: bytes) -> None:
         """Keep one encoded document."""
         self.items.append((key, body))
-
-
-def _item_error(exc: Exception, position: int, doc_id: object) -> NoReturn:
-    """Raise the error of item ``position`` of a bulk write, naming the item."""
-    if isinstance(exc, LumaError):
-        # Same error class, with the position so callers can point at the bad item.
-        raise type(exc)(f"item {position} (id {doc_id!r}): {exc.message}") from None
-    if isinstance(exc, TypeError | ValueError):
-        raise InvalidArgument(
-            f"put_many takes (id, document) pairs; item {position} is not one"
-        ) from None
-    raise exc
 
 
 def _as_list(items: Iterable[Any], what: str) -> list[Any]:
