@@ -110,6 +110,25 @@ def test_non_json_documents_are_rejected(db: lumadb.Database, doc: Any, message:
     with pytest.raises(InvalidDocument, match=message):
         c.put("k", doc)
     assert c.get("k") is None
+    # The bulk path checks the same, names the item, and writes nothing of the batch.
+    fine = [("a", {"s": "x"}), ("b", {"f": 1.5}), ("c", {"n": None})]
+    with pytest.raises(InvalidDocument, match=rf"item 3 \(id 'k'\): .*{message}"):
+        c.put_many([*fine, ("k", doc)])
+    assert c.count() == 0
+    with pytest.raises(InvalidDocument, match=message):
+        c.put_many([("a", {"s": "x"}), ("k", doc)])  # the rest of the batch has no floats
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 513, "tab\there", "\ud800", 7, None, "é" * 257])
+def test_bulk_and_single_writes_reject_the_same_ids(db: lumadb.Database, bad_id: Any) -> None:
+    c = db.create_collection("c")
+    with pytest.raises(lumadb.InvalidId):
+        c.put(bad_id, {"a": 1})
+    with pytest.raises(lumadb.InvalidId, match="item 1"):
+        c.put_many([("ok", {"a": 1}), (bad_id, {"a": 1})])
+    assert c.count() == 0
+    c.put("é" * 128, {"a": 1})  # 256 bytes of UTF-8: long, but within the limit
+    assert c.get("é" * 128) == {"a": 1}
 
 
 def test_deep_nesting_is_rejected(db: lumadb.Database) -> None:
