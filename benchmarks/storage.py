@@ -68,7 +68,7 @@ class Size:
     rounds: int
 
 
-QUICK = Size(documents=20_000, gets=40_000, scans=800, rounds=7)
+QUICK = Size(documents=20_000, gets=40_000, scans=800, rounds=6)
 FULL = Size(documents=200_000, gets=200_000, scans=4_000, rounds=9)
 
 
@@ -282,7 +282,7 @@ def _report(rates: Rates, work: Workload, size: Size, quick: bool) -> Report:
 
 
 def run(quick: bool) -> Report:
-    """Run the suite (``quick``: 20 k documents, 7 rounds; else 200 k documents, 9 rounds)."""
+    """Run the suite (``quick``: 20 k documents, 6 rounds; else 200 k documents, 9 rounds)."""
     size = QUICK if quick else FULL
     say = Progress("storage")
     work = make_workload(size)
