@@ -306,16 +306,23 @@ def _cuts(log: _Log, size: int) -> list[int]:
     return sorted(c for c in near | {*range(0, size, 257), *inside} if 0 <= c <= size)
 
 
+def _copy_of_log(log: _Log, tmp_path: Path, data: bytes) -> Path:
+    """A file named like the live log, holding ``data``, alone in a fresh directory."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    path = copy / os.path.basename(_live_log(log.path))
+    path.write_bytes(data)
+    return path
+
+
 @pytest.mark.parametrize("last_size", [30, 70_000])
 def test_a_torn_tail_ends_the_log_at_the_last_complete_record(
     log: _Log, tmp_path: Path, last_size: int
 ) -> None:
     """Cut anywhere, the log reads as exactly the records that end before the cut."""
     data = _torn_setup(log, last_size)
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    torn = copy / os.path.basename(_live_log(log.path))
-    torn.write_bytes(data)
+    torn = _copy_of_log(log, tmp_path, data)
+    copy = torn.parent
     cuts = _cuts(log, len(data))
     last_start = log.ends[-2]
     assert sum(1 for c in cuts if last_start < c < len(data)) > 40
@@ -329,11 +336,8 @@ def test_a_reader_tailing_a_half_written_record_resumes_when_it_completes(
 ) -> None:
     """Bytes arriving in pieces: each read returns the newly completed records, once."""
     data = _torn_setup(log, 70_000)
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    growing = copy / os.path.basename(_live_log(log.path))
-    growing.write_bytes(b"")
-    reader = WalReader(str(copy))
+    growing = _copy_of_log(log, tmp_path, b"")
+    reader = WalReader(str(growing.parent))
     seen: list[LogOp] = []
     written = 0
     for cut in _cuts(log, len(data)):
@@ -351,10 +355,8 @@ def test_a_failed_checksum_ends_the_log_before_the_record(
 ) -> None:
     """A flipped byte anywhere in a record (header or payload) ends the log before it."""
     data = _torn_setup(log, last_size)
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    damaged = copy / os.path.basename(_live_log(log.path))
-    damaged.write_bytes(data)
+    damaged = _copy_of_log(log, tmp_path, data)
+    copy = damaged.parent
     starts = [0, *log.ends[:-1]]
     rng = random.Random(5)
     flips = 0
