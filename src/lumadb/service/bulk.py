@@ -23,7 +23,7 @@ import orjson
 from lumadb.errors import InvalidArgument, InvalidDocument, LumaError
 from lumadb.storage import codec, keys
 
-__all__ = ["batch_finite", "encode_into", "item_error"]
+__all__ = ["batch_finite", "encode_checked", "encode_into", "item_error"]
 
 _dumps = orjson.dumps
 _OPTIONS = codec.ENCODE_OPTIONS
@@ -80,16 +80,23 @@ def encode_into(
                     notes[at](key)
                     continue
             key = prefix + keys.encode_id(doc_id)
-            body = codec.encode_document(doc, max_size)
-            if "id" in doc and doc["id"] != doc_id:
-                raise InvalidDocument(
-                    f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"
-                )
+            body = encode_checked(doc_id, doc, max_size)
             at = route(key) if route is not None else 0
             puts[at](key, body)
             notes[at](key)
     except Exception as exc:
         item_error(exc, position, doc_id, items)
+
+
+def encode_checked(doc_id: object, doc: object, max_size: int) -> bytes:
+    """The full checks of one document: :func:`codec.encode_document`, and an ``id`` field
+    that, if present, must equal the document's id."""
+    body = codec.encode_document(doc, max_size)
+    if "id" in doc and doc["id"] != doc_id:  # type: ignore[operator,index]
+        raise InvalidDocument(
+            f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"  # type: ignore[index]
+        )
+    return body
 
 
 def item_error(exc: Exception, position: int, doc_id: object, items: list[Any]) -> NoReturn:

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-import xxhash
 
 from lumadb.catalog import Catalog, CollectionSpec, validate_name
 from lumadb.clock import Clock
@@ -20,7 +19,6 @@ from lumadb.errors import (
     CollectionNotFound,
     CorruptionError,
     InvalidArgument,
-    InvalidDocument,
     InvalidId,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
@@ -56,9 +54,7 @@ class LocalService:
         self._shard_for = self.store.shard_for
         self._shard_index = self.store.shard_index
         self._shards = self.store.shards
-        self._hash = xxhash.xxh3_64_intdigest
-        self._count = len(self.store.shards)
-        self._one = self._shards[0] if self._count == 1 else None  # no routing needed
+        self._one = self._shards[0] if len(self._shards) == 1 else None  # no routing needed
         try:
             raw = self.store.shards[0].meta_get(_CATALOG_KEY)
             self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
@@ -146,17 +142,8 @@ class LocalService:
 
     # --- documents -------------------------------------------------------------------------
 
-    def _encode(self, doc_id: str, doc: object) -> bytes:
-        body = codec.encode_document(doc, self._max_doc)
-        if "id" in doc and doc["id"] != doc_id:  # type: ignore[operator,index]
-            self._id_mismatch(doc_id, doc)  # type: ignore[arg-type]
-        return body
-
-    @staticmethod
-    def _id_mismatch(doc_id: str, doc: Document) -> None:
-        raise InvalidDocument(
-            f"the document's 'id' field ({doc['id']!r}) differs from its id {doc_id!r}"
-        )
+    def _encode(self, doc_id: object, doc: object) -> bytes:
+        return bulk.encode_checked(doc_id, doc, self._max_doc)
 
     def put(self, collection: str, doc_id: str, doc: Document) -> None:
         """Create or replace a document."""
@@ -177,17 +164,14 @@ class LocalService:
                 and ("id" not in doc or doc["id"] == doc_id)
             ):
                 key = spec.prefix + raw
-                shard = self._one or self._shards[self._hash(key) % self._count]
+                shard = self._one or self._shard_for(key)
                 if spec.images:
                     shard.put(key, body, spec.images)
                 else:
                     shard.put_plain(key, body)
                 return
         key = spec.prefix + _encode_id(doc_id)
-        body = _encode_document(doc, self._max_doc)
-        if "id" in doc and doc["id"] != doc_id:
-            self._id_mismatch(doc_id, doc)
-        self._shards[self._hash(key) % self._count].put(key, body, spec.images)
+        self._shard_for(key).put(key, self._encode(doc_id, doc), spec.images)
 
     def insert(self, collection: str, doc: Document) -> str:
         """Create a document; its ``id`` field is used when present, else one is generated."""
@@ -272,13 +256,11 @@ class LocalService:
         batches: list[Batch] | list[_Group],
         written: list[list[bytes]],
     ) -> None:
-        count, digest = self._count, self._hash
-        route = (lambda key: digest(key) % count) if count > 1 else None
         bulk.encode_into(
             items,
             spec.prefix,
             self._max_doc,
-            route,
+            None if self._one else self._shard_index,
             [b.put for b in batches],
             [w.append for w in written],
         )

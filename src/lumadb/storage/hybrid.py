@@ -89,11 +89,6 @@ class HybridStorage:
         value = self.cache.peek(key)
         return value if value is not None else self.engine.get(key)
 
-    def written(self, stripe: int, key: bytes, value: bytes | None) -> None:
-        """After a write of ``key`` (caller holds its stripe): keep L1 exact."""
-        self.gens[stripe] += 1
-        self.cache.replace(key, value)
-
     def written_batch(self, items: list[tuple[bytes, bytes]]) -> None:
         """After a batch of puts (caller holds every stripe): keep L1 exact."""
         self.epoch += 1

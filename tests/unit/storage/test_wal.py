@@ -315,13 +315,18 @@ def _copy_of_log(log: _Log, tmp_path: Path, data: bytes) -> Path:
     return path
 
 
+def _torn_copy(log: _Log, tmp_path: Path, last_size: int) -> tuple[bytes, Path]:
+    """The log after writes ending in one of ``last_size`` bytes, and a copy of it to damage."""
+    data = _torn_setup(log, last_size)
+    return data, _copy_of_log(log, tmp_path, data)
+
+
 @pytest.mark.parametrize("last_size", [30, 70_000])
 def test_a_torn_tail_ends_the_log_at_the_last_complete_record(
     log: _Log, tmp_path: Path, last_size: int
 ) -> None:
     """Cut anywhere, the log reads as exactly the records that end before the cut."""
-    data = _torn_setup(log, last_size)
-    torn = _copy_of_log(log, tmp_path, data)
+    data, torn = _torn_copy(log, tmp_path, last_size)
     copy = torn.parent
     cuts = _cuts(log, len(data))
     last_start = log.ends[-2]
@@ -354,8 +359,7 @@ def test_a_failed_checksum_ends_the_log_before_the_record(
     log: _Log, tmp_path: Path, last_size: int
 ) -> None:
     """A flipped byte anywhere in a record (header or payload) ends the log before it."""
-    data = _torn_setup(log, last_size)
-    damaged = _copy_of_log(log, tmp_path, data)
+    data, damaged = _torn_copy(log, tmp_path, last_size)
     copy = damaged.parent
     starts = [0, *log.ends[:-1]]
     rng = random.Random(5)

@@ -218,23 +218,23 @@ class WalReader:
                     found[int(name[:-4])] = (os.path.join(folder, name), archived)
         return found
 
-    def _open(self, number: int, path: str) -> tuple[mmap.mmap | None, os.stat_result | None]:
+    def _open(self, path: str) -> mmap.mmap | None:
+        """The log mapped read-only (None if empty or gone), looked for in the archive too."""
         for candidate in (path, os.path.join(self._archive, os.path.basename(path))):
             try:
                 with open(candidate, "rb") as f:
-                    st = os.fstat(f.fileno())
-                    if st.st_size == 0:
-                        return None, st
-                    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), st
+                    if os.fstat(f.fileno()).st_size == 0:
+                        return None
+                    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             except FileNotFoundError:
                 continue  # archived meanwhile: try the archive
-        return None, None
+        return None
 
     def _first_seq(self, number: int, path: str) -> int:
         known = self._first.get(number)
         if known is not None:
             return known
-        data, _ = self._open(number, path)
+        data = self._open(path)
         if data is None:
             return 0
         with data:
@@ -302,7 +302,7 @@ class WalReader:
     def _read_file(self, number: int, path: str, since: int, limit: int, out: list[LogOp]) -> int:
         """Read one log into ``out``; returns the sequence number after its last record read
         (0 if it was not read to its end)."""
-        data, _ = self._open(number, path)
+        data = self._open(path)
         if data is None:
             return 0
         index = self._index.setdefault(number, _FileIndex([], []))
