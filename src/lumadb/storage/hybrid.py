@@ -15,6 +15,7 @@ writer just replaced, and writers take no cache lock unless their key is cached.
 from __future__ import annotations
 
 from lumadb.storage.cache import HotCache
+from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import KVEngine
 
 __all__ = ["HybridStorage"]
@@ -30,6 +31,9 @@ class HybridStorage:
         self.gens = [0] * stripes
         self.epoch = 0
         self._caching = cache.capacity > 0
+        # The stale-cache canary: batch writes leave L1 alone (the shard does the same for
+        # single writes), so reads can return values that were overwritten.
+        self._cache_writes = not FAULTS.stale_cache
         # Admission doorkeeper (TinyLFU's idea): a key enters L1 on its second miss within a
         # window, so one-off reads and scans neither pay for copies nor evict hot entries.
         self._seen: set[int] = set()
@@ -93,7 +97,7 @@ class HybridStorage:
         """After a batch of puts (caller holds every stripe): keep L1 exact."""
         self.epoch += 1
         cached = self.cache.data
-        if cached:
+        if cached and self._cache_writes:
             replace = self.cache.replace
             for key, value in items:
                 if key in cached:
@@ -106,7 +110,7 @@ class HybridStorage:
         """
         self.epoch += 1
         cached = self.cache.data
-        if cached:
+        if cached and self._cache_writes:
             discard = self.cache.discard
             for key in keys:
                 if key in cached:
