@@ -12,6 +12,12 @@
     the same 16 writers with ``durability="off"``: the rate with no sync at all, the ceiling
     group commit can approach. When the disk syncs fast, that ceiling (Python's cost per put
     and the hand-offs between threads) bounds ``group_vs_always``, not the disk.
+``handoff_ceiling_vs_always`` (reported, no target)
+    two Python threads passing control back and forth through a pair of locks, the cheapest
+    wake-up one thread can give another: hand-offs per second ÷ ``always_16``. A writer that
+    waits for a shared sync sleeps and is woken once per write, and the GIL lets one woken
+    thread run at a time, so no group commit among threads can acknowledge more writes per
+    second than this machine makes hand-offs; this ratio bounds ``group_vs_always`` from above.
 
 A trial runs for a fixed time; its rate is the writes acknowledged within it divided by the time
 until the last writer returned (a write in flight at the deadline counts, and so does its wait).
@@ -172,12 +178,46 @@ def raw_fsync(root: Path, seconds: float) -> float:
     return done / elapsed
 
 
+def thread_handoffs(seconds: float) -> float:
+    """Wake-ups per second between two threads taking turns through two locks."""
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+    stop = threading.Event()
+    rounds = 0
+
+    def partner() -> None:
+        while not stop.is_set():
+            ping.acquire()
+            pong.release()
+
+    thread = threading.Thread(target=partner, daemon=True)
+    thread.start()
+    clock = time.perf_counter
+    start = clock()
+    deadline = start + seconds
+    while clock() < deadline:
+        ping.release()
+        pong.acquire()
+        rounds += 1
+    elapsed = clock() - start
+    stop.set()
+    ping.release()
+    thread.join()
+    return 2 * rounds / elapsed
+
+
 def _report(rates: Rates, group: LumaWriters, size: Size, quick: bool) -> Report:
     report = Report("durability", TARGETS)
+    handoffs = rates.pop("thread_handoffs")
     report.add_ratio("group_vs_always", rates, "group_16", "always_16")
     report.add_ratio("always_vs_raw_fsync", rates, "always_1", "raw_fdatasync")
     report.add_ratio("group_vs_off", rates, "group_16", "off_16")
+    report.add_ratio(
+        "handoff_ceiling_vs_always", {**rates, "handoffs": handoffs}, "handoffs", "always_16"
+    )
     report.add_rates("", rates, "writes_s")
+    report.figures["thread_handoff_us"] = 1e6 / statistics.median(handoffs)
     measured = group.batch_sizes[-size.rounds :]  # the warm-up's come first
     report.figures |= {
         "group_writes_per_sync": statistics.median(measured),
@@ -205,9 +245,11 @@ def run(quick: bool) -> Report:
             "off_16": LumaWriters(root, "off", streams, size.seconds),
             "always_1": LumaWriters(root, "always", streams[:1], size.single_seconds),
             "raw_fdatasync": lambda: raw_fsync(root, size.single_seconds),
+            "thread_handoffs": lambda: thread_handoffs(size.single_seconds),
         }
         say(
-            f"{WRITERS} writers (group, always, off), 1 writer (always) and raw fdatasync, "
+            f"{WRITERS} writers (group, always, off), 1 writer (always), raw fdatasync and "
+            "thread hand-offs, "
             f"{size.rounds} rounds after a warm-up"
         )
         rates = alternate(size.rounds, contenders)
