@@ -13,11 +13,19 @@ Tree::
     │   ├── InvalidDocument
     │   │   └── DocumentTooLarge (413)
     │   ├── InvalidCollectionName
-    │   └── InvalidArgument
+    │   ├── InvalidArgument
+    │   ├── MalformedRequest
+    │   ├── RequestTooLarge (413)
+    │   └── UnsupportedMediaType (415)
     ├── ConfigError
+    ├── Unauthorized (401)
+    ├── Forbidden (403)
+    ├── TooManyRequests (429)
     ├── NotFound (404)
     │   ├── CollectionNotFound
     │   └── DocumentNotFound
+    ├── MethodNotAllowed (405)
+    ├── RequestTimeout (504)
     ├── Conflict (409)
     │   ├── CollectionExists
     │   ├── DocumentExists
@@ -48,15 +56,23 @@ __all__ = [
     "DocumentNotFound",
     "DocumentTooLarge",
     "DurabilityError",
+    "Forbidden",
     "InvalidArgument",
     "InvalidCollectionName",
     "InvalidDocument",
     "InvalidId",
     "InvalidInput",
     "LumaError",
+    "MalformedRequest",
+    "MethodNotAllowed",
     "NotFound",
     "ReadOnlyError",
+    "RequestTimeout",
+    "RequestTooLarge",
     "StorageError",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
     "VersionMismatch",
 ]
 
@@ -114,11 +130,56 @@ class InvalidArgument(InvalidInput):
     code = "invalid_argument"
 
 
+class MalformedRequest(InvalidInput):
+    """An HTTP request that cannot be read: bad JSON, bad query parameters, bad headers."""
+
+    code = "malformed_request"
+
+
+class RequestTooLarge(InvalidInput):
+    """A request body over ``server.max_body``."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body in a format the route does not take."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class ConfigError(LumaError):
     """Configuration could not be loaded: names the key, the value and what is allowed."""
 
     code = "config_invalid"
     status = 400
+
+
+class Unauthorized(LumaError):
+    """No credentials, or credentials that do not prove who the caller is."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(LumaError):
+    """The caller is known but lacks the permission for this request."""
+
+    code = "forbidden"
+    status = 403
+
+
+class TooManyRequests(LumaError):
+    """Too many attempts in a short time; ``retry_after`` says how many seconds to wait."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(LumaError):
@@ -138,6 +199,24 @@ class DocumentNotFound(NotFound):
     """The named document does not exist."""
 
     code = "document_not_found"
+
+
+class MethodNotAllowed(LumaError):
+    """The path exists, but not with this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class RequestTimeout(LumaError):
+    """The request took longer than ``server.request_timeout``."""
+
+    code = "timeout"
+    status = 504
 
 
 class Conflict(LumaError):

@@ -14,8 +14,10 @@ and what is allowed. See ``docs/configuration.md`` and ``luma.toml.example``.
 
 from __future__ import annotations
 
+from lumadb.config._handoff import handoff_env, publish_handoff, settings_from_handoff
 from lumadb.config._loader import load_settings
 from lumadb.config._settings import (
+    AuthSettings,
     ChangefeedSettings,
     ErasureCoding,
     LogSettings,
@@ -29,6 +31,7 @@ from lumadb.config._settings import (
 from lumadb.config._units import parse_duration, parse_size
 
 __all__ = [
+    "AuthSettings",
     "ChangefeedSettings",
     "ErasureCoding",
     "LogSettings",
@@ -38,7 +41,10 @@ __all__ = [
     "StorageSettings",
     "TieringSettings",
     "WarmPolicy",
+    "handoff_env",
     "load_settings",
     "parse_duration",
     "parse_size",
+    "publish_handoff",
+    "settings_from_handoff",
 ]

@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta
 
 __all__ = [
+    "AuthSettings",
     "ChangefeedSettings",
     "ErasureCoding",
     "LogSettings",
@@ -39,6 +40,9 @@ DURATION = {"unit": "duration"}
 # An erasure-coded object is spread over at most this many nodes.
 MAX_TOTAL_SHARDS = 48
 
+# Settings in [auth] whose values are never displayed.
+SECRETS = ("jwt_secret", "admin_password")
+
 Compression = Literal["none", "snappy", "lz4", "zstd"]
 
 
@@ -56,6 +60,21 @@ class ServerSettings(_Section, frozen=True, kw_only=True):
 
     host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535)] = 8080
+    max_body: Annotated[int, Meta(ge=KiB, le=GiB, extra=SIZE)] = 16 * MiB
+    request_timeout: Annotated[float, Meta(gt=0, le=3600, extra=DURATION)] = 30.0
+    max_json_depth: Annotated[int, Meta(ge=2, le=1000)] = 64
+
+
+class AuthSettings(_Section, frozen=True, kw_only=True):
+    """``[auth]``: who may use the HTTP API, and how tokens are made."""
+
+    jwt_secret: str = ""
+    admin_password: str = ""
+    token_lifetime: Annotated[float, Meta(ge=60, le=30 * 86400, extra=DURATION)] = 3600.0
+    leeway: Annotated[float, Meta(ge=0, le=300, extra=DURATION)] = 30.0
+    login_attempts_per_user: Annotated[int, Meta(ge=1, le=10_000)] = 5
+    login_attempts_per_address: Annotated[int, Meta(ge=1, le=100_000)] = 20
+    login_window: Annotated[float, Meta(ge=1, le=86400, extra=DURATION)] = 60.0
 
 
 class StorageSettings(_Section, frozen=True, kw_only=True):
@@ -143,6 +162,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     """
 
     server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
     storage: StorageSettings = StorageSettings()
     changefeed: ChangefeedSettings = ChangefeedSettings()
     tiering: TieringSettings = TieringSettings()
@@ -152,4 +172,9 @@ class Settings(_Section, frozen=True, kw_only=True):
         """A plain nested dict for display: sizes as int bytes, durations as float seconds,
         the warm strategy as a table with its ``type``."""
         result: dict[str, object] = msgspec.to_builtins(self)
+        auth = result["auth"]
+        assert isinstance(auth, dict)
+        for secret in SECRETS:
+            if auth[secret]:
+                auth[secret] = "<hidden>"  # secrets are never shown or logged
         return result

@@ -33,6 +33,11 @@ CONFIG_VAR = "LUMA_CONFIG"
 OVERRIDE = "override"
 _PREFIX = "LUMA_"
 _SEPARATOR = "__"
+# The variables the contract names for secrets, beside their LUMA_AUTH__* spellings.
+ALIASES = {
+    "LUMA_ADMIN_PASSWORD": ("auth", "admin_password"),
+    "LUMA_JWT_SECRET": ("auth", "jwt_secret"),
+}
 
 
 def config_file(
@@ -77,10 +82,16 @@ def env_layer(env: Mapping[str, str]) -> Table:
 
     Names are case-insensitive. Values are read as a TOML value when they are one
     (``4``, ``true``, ``{ copies = 2 }``) and kept as text otherwise (``/srv/luma``).
-    ``LUMA_*`` variables without ``__`` (``LUMA_CONFIG``, secrets) are not settings.
+    ``LUMA_ADMIN_PASSWORD`` and ``LUMA_JWT_SECRET`` set the two ``[auth]`` secrets; other
+    ``LUMA_*`` variables without ``__`` (``LUMA_CONFIG``) are not settings.
     """
     entries: list[tuple[tuple[str, ...], Node]] = []
     for name in sorted(env):
+        alias = ALIASES.get(name.upper())
+        if alias is not None:
+            # A secret is text as given: "1234..." must not turn into a number.
+            entries.append((alias, to_tree(env[name], name, "<hidden>")))
+            continue
         if not name.upper().startswith(_PREFIX) or _SEPARATOR not in name[len(_PREFIX) :]:
             continue
         path = tuple(name[len(_PREFIX) :].lower().split(_SEPARATOR))

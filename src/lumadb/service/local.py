@@ -96,6 +96,18 @@ class LocalService:
             raise CollectionNotFound(f"collection {name!r} does not exist")
         return spec
 
+    # --- system records (accounts, secrets of the node) ----------------------------------
+
+    def system_get(self, name: str) -> bytes | None:
+        """A system record, kept beside the catalog."""
+        self.store.check_open()
+        return self.store.shards[0].meta_get(f"system.{name}")
+
+    def system_put(self, name: str, value: bytes) -> None:
+        """Set a system record (synced before it returns)."""
+        self.store.check_open()
+        self.store.shards[0].meta_put(f"system.{name}", value)
+
     # --- collections -----------------------------------------------------------------------
 
     def create_collection(
@@ -196,6 +208,25 @@ class LocalService:
         source = self._shard_for(key) if view is None else self._view(view, key)
         value = source.get(key)
         return None if value is None else _decode_stored(value)
+
+    def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None:
+        """A document and its version (a hash of its stored bytes), or ``None``."""
+        spec = self._specs.get(collection) or self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        value = self._shard_for(key).get(key)
+        return None if value is None else (_decode_stored(value), codec.version_of(value))
+
+    def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
+        """Replace a document only if it is at ``version`` (``None``: only if it is absent).
+
+        Raises :class:`~lumadb.errors.VersionMismatch` or
+        :class:`~lumadb.errors.DocumentExists`; returns the new version.
+        """
+        spec = self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        body = self._encode(doc_id, doc)
+        self._shard_for(key).put(key, body, spec.images, ABSENT if version is None else version)
+        return codec.version_of(body)
 
     def _view(self, snapshot: DatabaseSnapshot, key: bytes) -> ReadView:
         return snapshot.views[self.store.shard_for(key).id]

@@ -61,7 +61,8 @@ def test_the_walk_finds_every_kind_of_setting() -> None:
     assert ("tiering", "warm_policy", "strategy", "type") in LEAVES
     assert ("tiering", "warm_policy", "strategy", "copies") in LEAVES
     assert ("tiering", "warm_policy", "strategy", "parity_shards") in LEAVES
-    assert len(LEAVES) == 23
+    assert ("auth", "jwt_secret") in LEAVES
+    assert len(LEAVES) == 33
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=LEAF_IDS)
@@ -102,6 +103,7 @@ def test_example_loads_to_the_defaults() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert lumadb.config.__all__ == [
+        "AuthSettings",
         "ChangefeedSettings",
         "ErasureCoding",
         "LogSettings",
@@ -111,9 +113,12 @@ def test_public_api_is_pinned() -> None:
         "StorageSettings",
         "TieringSettings",
         "WarmPolicy",
+        "handoff_env",
         "load_settings",
         "parse_duration",
         "parse_size",
+        "publish_handoff",
+        "settings_from_handoff",
     ]
     for name in lumadb.config.__all__:
         assert getattr(lumadb.config, name).__doc__, f"{name} needs a docstring"

@@ -163,14 +163,24 @@ def test_changing_strategy_type_replaces_the_table(write_toml: WriteToml) -> Non
 
 
 def test_non_setting_luma_variables_are_ignored() -> None:
-    env = {
-        "LUMA_ADMIN_PASSWORD": "secret",
-        "LUMA_JWT_SECRET": "x",
-        "LUMA_CONFIG": "",
-        "LUMAX__Y": "1",
-        "PATH": "/bin",
-    }
+    env = {"LUMA_CONFIG": "", "LUMAX__Y": "1", "LUMA_OTHER": "2", "PATH": "/bin"}
     assert load_settings(env=env) == Settings()
+
+
+def test_secret_variables_set_auth_settings_as_text() -> None:
+    env = {"LUMA_ADMIN_PASSWORD": "12345678", "luma_jwt_secret": "true"}
+    auth = load_settings(env=env).auth
+    assert (auth.admin_password, auth.jwt_secret) == ("12345678", "true")
+
+
+def test_to_dict_hides_secrets() -> None:
+    env = {"LUMA_ADMIN_PASSWORD": "hunter22hunter", "LUMA_AUTH__JWT_SECRET": "s" * 40}
+    auth = load_settings(env=env).to_dict()["auth"]
+    assert isinstance(auth, dict)
+    hidden = "<hidden>"
+    assert auth["admin_password"] == hidden
+    assert auth["jwt_secret"] == hidden
+    assert "hunter22" not in repr(load_settings(env={}).to_dict())
 
 
 def test_precedence_overrides_over_env_over_file(write_toml: WriteToml) -> None:
@@ -221,7 +231,13 @@ def test_sections_are_keyword_only() -> None:
 
 def test_to_dict() -> None:
     data = load_settings(env={}, overrides={"storage.hot_cache": "1KiB"}).to_dict()
-    assert data["server"] == {"host": "127.0.0.1", "port": 8080}
+    assert data["server"] == {
+        "host": "127.0.0.1",
+        "port": 8080,
+        "max_body": 16 * 1024 * 1024,
+        "request_timeout": 30.0,
+        "max_json_depth": 64,
+    }
     storage = data["storage"]
     assert isinstance(storage, dict)
     assert storage["hot_cache"] == 1024

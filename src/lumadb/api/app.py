@@ -1,0 +1,146 @@
+"""The ASGI application: lifespan, routing, authentication, timeouts, errors, metrics.
+
+One request: match the route, turn the bearer token into an actor (unless the route is
+public), run the handler under ``server.request_timeout``, and answer; every exception
+becomes a response in :func:`lumadb.api.errors.error_response`. Unknown paths under
+``/api/`` answer 401 before 404, so a caller without a token learns nothing about routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from lumadb.api._wire import Receive, Request, Response, Scope, Send, send_response
+from lumadb.api.admin import AdminRoutes
+from lumadb.api.context import ApiContext
+from lumadb.api.errors import error_response
+from lumadb.api.rest import DocumentRoutes
+from lumadb.api.routing import Route, Router
+from lumadb.api.system import Metrics, SystemRoutes
+from lumadb.errors import DatabaseClosed, LumaError, MethodNotAllowed, NotFound, RequestTimeout
+
+__all__ = ["LumaApp", "build_router"]
+
+_log = logging.getLogger("lumadb.api")
+_UNMATCHED = "(unmatched)"
+
+
+def build_router(ctx: ApiContext, metrics: Metrics) -> Router:
+    """Every route of the API."""
+    router = Router()
+    SystemRoutes(ctx, metrics).register(router)
+    AdminRoutes(ctx).register(router)
+    DocumentRoutes(ctx).register(router)
+    return router
+
+
+def _request_id(request: Request) -> str:
+    given = request.header(b"x-request-id")
+    if given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum():
+        return given.decode()
+    return os.urandom(8).hex()
+
+
+class LumaApp:
+    """ASGI 3 application; ``start`` builds the context at lifespan start-up."""
+
+    def __init__(self, start: Callable[[], ApiContext], stop: Callable[[ApiContext], None]) -> None:
+        self._start = start
+        self._stop = stop
+        self.metrics = Metrics()
+        self.ctx: ApiContext | None = None
+        self.router: Router | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # WebSockets arrive with GraphQL subscriptions and change streams
+            await receive()
+            await send({"type": "websocket.close", "code": 1003})
+
+    def open(self) -> None:
+        """Build the context and routes (lifespan start-up, or directly in tests)."""
+        self.ctx = self._start()
+        self.router = build_router(self.ctx, self.metrics)
+
+    def close(self) -> None:
+        """Release the context (lifespan shutdown)."""
+        if self.ctx is not None:
+            ctx, self.ctx = self.ctx, None
+            self._stop(ctx)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.open()
+                except Exception as exc:
+                    text = exc.message if isinstance(exc, LumaError) else repr(exc)
+                    _log.error("start-up failed: %s", text)
+                    await send({"type": "lifespan.startup.failed", "message": text})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        request_id = _request_id(request)
+        template = _UNMATCHED
+        try:
+            route = self._route(request)
+            template = route[0].template
+            response = await self._run(request, *route)
+        except Exception as exc:  # every failure gets an answer
+            response = error_response(exc, request_id)
+        if request.method == "HEAD":
+            response.body = b""
+        await send_response(send, response, request_id)
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(request.method, template, response.status, elapsed)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "route": template,
+                    "status": response.status,
+                    "ms": round(elapsed * 1000, 3),
+                },
+            )
+
+    def _route(self, request: Request) -> tuple[Route, dict[str, str]]:
+        if self.router is None or self.ctx is None:
+            raise DatabaseClosed("the server is starting or stopping")
+        parts = request.segments()
+        try:
+            return self.router.match(request.method, parts)
+        except (NotFound, MethodNotAllowed):
+            if parts and parts[0] == "api":
+                self.ctx.auth.authenticate(request.header(b"authorization"))
+            raise
+
+    async def _run(self, request: Request, route: Route, params: dict[str, str]) -> Response:
+        assert self.ctx is not None
+        actor = (
+            None if route.public else self.ctx.auth.authenticate(request.header(b"authorization"))
+        )
+        limit = self.ctx.settings.server.request_timeout
+        try:
+            async with asyncio.timeout(limit):
+                return await route.handler(request, params, actor)
+        except TimeoutError:
+            raise RequestTimeout(f"the request took longer than {limit:g} s") from None

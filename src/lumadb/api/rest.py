@@ -1,0 +1,234 @@
+"""REST routes for documents: ``/api/v1/{collection}[/{id}]`` and ``_bulk``.
+
+A document travels as its JSON object with its ``id`` in it. Reads carry an ``ETag`` (the
+document's version); ``If-Match`` makes PUT, PATCH and DELETE conditional (412 when the
+document moved on), ``If-None-Match: *`` makes PUT create-only.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from lumadb.api._wire import Request, Response, empty_response, json_response, parse_json
+from lumadb.api.context import ApiContext
+from lumadb.api.routing import Params, Router
+from lumadb.errors import (
+    DocumentNotFound,
+    InvalidArgument,
+    InvalidDocument,
+    MalformedRequest,
+    VersionMismatch,
+)
+from lumadb.service import ScanRange
+from lumadb.service.ids import new_id
+from lumadb.service.permissions import Actor
+
+__all__ = ["DocumentRoutes"]
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000
+_MISSING: Any = object()
+
+
+def _etag(version: int) -> bytes:
+    return b'"%016x"' % version
+
+
+def _if_match(request: Request) -> int | None:
+    """The version ``If-Match`` names, or None when the header is absent or ``*``."""
+    header = request.header(b"if-match")
+    if header is None or header.strip() == b"*":
+        return None
+    tag = header.strip().removeprefix(b"W/").strip(b'"')
+    try:
+        return int(tag, 16)
+    except ValueError:
+        raise VersionMismatch(f"If-Match {header.decode('latin-1')!r} names no version") from None
+
+
+def _with_id(doc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return doc if doc.get("id") == doc_id else {"id": doc_id, **doc}
+
+
+def _object(value: object, what: str = "the body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidDocument(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _int_param(query: dict[str, str], name: str, default: int, top: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) > top:
+        raise InvalidArgument(f"{name} must be an integer from 0 to {top}, not {text!r}")
+    return int(text)
+
+
+def _cursor_id(cursor: str) -> str:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        doc_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeError):
+        doc_id = ""
+    if not doc_id:
+        raise InvalidArgument("cursor is not one this server handed out")
+    return doc_id
+
+
+def _cursor(doc_id: str) -> str:
+    return base64.urlsafe_b64encode(doc_id.encode()).rstrip(b"=").decode("ascii")
+
+
+class DocumentRoutes:
+    """Handlers for documents, bound to one :class:`ApiContext`."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self.svc = ctx.service
+
+    def register(self, router: Router) -> None:
+        """Add the document routes."""
+        add = router.add
+        add("GET", "/api/v1/{collection}", self.listing, summary="List documents")
+        add("POST", "/api/v1/{collection}", self.create, summary="Create a document")
+        add("POST", "/api/v1/{collection}/_bulk", self.bulk, summary="Write NDJSON documents")
+        add("GET", "/api/v1/{collection}/{id}", self.read, summary="Read a document")
+        add("PUT", "/api/v1/{collection}/{id}", self.replace, summary="Create or replace")
+        add("PATCH", "/api/v1/{collection}/{id}", self.patch, summary="Merge-patch a document")
+        add("DELETE", "/api/v1/{collection}/{id}", self.delete, summary="Delete a document")
+
+    async def _body(self, request: Request) -> Any:
+        return await request.json(self.ctx.max_body, self.ctx.max_depth)
+
+    async def read(self, request: Request, params: Params, actor: Actor) -> Response:
+        """GET one document, with its ETag."""
+        collection, doc_id = params["collection"], params["id"]
+        actor.require("read", collection)
+        found = self.svc.get_versioned(collection, doc_id)
+        if found is None:
+            raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
+        doc, version = found
+        etag = _etag(version)
+        if request.header(b"if-none-match") == etag:
+            return empty_response(304, [(b"etag", etag)])
+        return json_response(_with_id(doc_id, doc), headers=[(b"etag", etag)])
+
+    async def create(self, request: Request, params: Params, actor: Actor) -> Response:
+        """POST a new document; its ``id`` field is used when present."""
+        collection = params["collection"]
+        actor.require("write", collection)
+        doc = _object(await self._body(request))
+        doc_id = await self.ctx.blocking(self.svc.insert, collection, doc)
+        location = f"/api/v1/{collection}/{doc_id}".encode()
+        return json_response({"id": doc_id}, 201, [(b"location", location)])
+
+    async def replace(self, request: Request, params: Params, actor: Actor) -> Response:
+        """PUT a whole document (conditional with If-Match / If-None-Match: *)."""
+        collection, doc_id = params["collection"], params["id"]
+        actor.require("write", collection)
+        doc = _object(await self._body(request))
+        if request.header(b"if-none-match") == b"*":
+            version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, doc, None)
+            return json_response({"id": doc_id}, 201, [(b"etag", _etag(version))])
+        expected = _if_match(request)
+        if expected is None:
+            await self.ctx.blocking(self.svc.put, collection, doc_id, doc)
+            return json_response({"id": doc_id})
+        version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, doc, expected)
+        return json_response({"id": doc_id}, headers=[(b"etag", _etag(version))])
+
+    async def patch(self, request: Request, params: Params, actor: Actor) -> Response:
+        """PATCH with a JSON merge patch, applied only to the version it was read from."""
+        collection, doc_id = params["collection"], params["id"]
+        actor.require("write", collection)
+        patch = _object(await self._body(request), "a merge patch")
+        if "id" in patch and patch["id"] != doc_id:
+            raise InvalidDocument("a merge patch cannot change the document's id")
+        found = self.svc.get_versioned(collection, doc_id)
+        if found is None:
+            raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
+        doc, version = found
+        expected = _if_match(request)
+        if expected is not None and expected != version:
+            raise VersionMismatch(f"document {doc_id!r} has changed since that version")
+        merged = merge_patch(doc, patch)
+        # Conditional on the version read, so a concurrent write is never silently undone.
+        new_version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, merged, version)
+        return json_response(_with_id(doc_id, merged), headers=[(b"etag", _etag(new_version))])
+
+    async def delete(self, request: Request, params: Params, actor: Actor) -> Response:
+        """DELETE a document (conditional with If-Match)."""
+        collection, doc_id = params["collection"], params["id"]
+        actor.require("write", collection)
+        expected = _if_match(request)
+        if expected is not None:
+            found = self.svc.get_versioned(collection, doc_id)
+            if found is None or found[1] != expected:
+                raise VersionMismatch(f"document {doc_id!r} is not at that version")
+        existed = await self.ctx.blocking(self.svc.delete, collection, doc_id)
+        if not existed:
+            raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
+        return empty_response(204)
+
+    async def listing(self, request: Request, params: Params, actor: Actor) -> Response:
+        """GET documents in id order: ``limit``, ``offset``, ``prefix`` and ``cursor``."""
+        collection = params["collection"]
+        actor.require("read", collection)
+        query = request.query()
+        unknown = set(query) - {"limit", "offset", "prefix", "cursor"}
+        if unknown:
+            raise InvalidArgument(
+                f"unknown query parameter {sorted(unknown)[0]!r}; "
+                "known: limit, offset, prefix, cursor"
+            )
+        limit = _int_param(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        offset = _int_param(query, "offset", 0, MAX_OFFSET)
+        after = _cursor_id(query["cursor"]) if "cursor" in query else None
+        # One more than the page shows whether another follows; a cursor's own id comes too.
+        wanted = offset + limit + 1 + (after is not None)
+        rng = ScanRange(prefix=query.get("prefix") or None, start=after, limit=wanted)
+        rows = list(self.svc.scan(collection, rng))
+        if after is not None and rows and rows[0][0] == after:
+            rows = rows[1:]
+        rows = rows[offset:]
+        page = rows[:limit]
+        following = _cursor(page[-1][0]) if len(rows) > limit and page else None
+        items = [_with_id(i, d) for i, d in page]
+        return json_response({"items": items, "next_cursor": following})
+
+    async def bulk(self, request: Request, params: Params, actor: Actor) -> Response:
+        """POST NDJSON: one document per line, all written or none (per shard, atomic)."""
+        collection = params["collection"]
+        actor.require("write", collection)
+        body = await request.body(self.ctx.max_body)
+        request.require_json()
+        pairs: list[tuple[str, dict[str, Any]]] = []
+        for number, line in enumerate(body.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                doc = _object(parse_json(line, self.ctx.max_depth), f"line {number}")
+            except (MalformedRequest, InvalidDocument) as exc:
+                raise type(exc)(f"line {number}: {exc.message}") from None
+            doc_id = doc.get("id", _MISSING)
+            pairs.append((new_id() if doc_id is _MISSING else doc_id, doc))
+        if not pairs:
+            raise InvalidArgument("the body holds no documents (one JSON object per line)")
+        count = await self.ctx.blocking(self.svc.put_many, collection, pairs)
+        return json_response({"count": count, "ids": [i for i, _ in pairs]})

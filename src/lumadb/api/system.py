@@ -1,0 +1,106 @@
+"""``/health`` (no token) and ``/metrics`` (Prometheus text; a system role)."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator
+
+from lumadb.api._wire import Request, Response, json_response
+from lumadb.api.context import ApiContext
+from lumadb.api.routing import Params, Router
+from lumadb.service.permissions import Actor
+
+__all__ = ["Metrics", "SystemRoutes"]
+
+# Request latency buckets, seconds (Prometheus' defaults, with finer steps below 5 ms).
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SHARD_FIGURES = {
+    "l1_hits": ("counter", "Reads served by the hot cache"),
+    "l1_misses": ("counter", "Reads the hot cache could not serve"),
+    "l1_bytes": ("gauge", "Bytes held by the hot cache"),
+    "wal_syncs": ("counter", "Write-ahead log syncs"),
+    "wal_synced_writes": ("counter", "Writes acknowledged by those syncs"),
+    "read_only": ("gauge", "1 when the shard refuses writes after an I/O failure"),
+    "live_sst_bytes": ("gauge", "Bytes of live SSTables"),
+    "seq": ("counter", "Last change-feed sequence number"),
+}
+
+
+class Metrics:
+    """Request counts and latency histograms per route template and status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, int], int] = {}
+        # Per route: one count per bucket, then the +Inf bucket, then the sum of seconds.
+        self._latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one finished request."""
+        with self._lock:
+            key = (method, route, status)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            hist = self._latency.setdefault((method, route), [0.0] * (len(BUCKETS) + 2))
+            hist[bisect.bisect_left(BUCKETS, seconds)] += 1
+            hist[-1] += seconds
+
+    def lines(self) -> Iterator[str]:
+        """The request metrics in Prometheus text format."""
+        with self._lock:
+            counts = dict(self._counts)
+            latency = {k: list(v) for k, v in self._latency.items()}
+        yield "# HELP luma_http_requests_total HTTP requests by route and status"
+        yield "# TYPE luma_http_requests_total counter"
+        for (method, route, status), n in sorted(counts.items()):
+            labels = f'method="{method}",route="{route}",status="{status}"'
+            yield f"luma_http_requests_total{{{labels}}} {n}"
+        yield "# HELP luma_http_request_seconds HTTP request latency"
+        yield "# TYPE luma_http_request_seconds histogram"
+        for (method, route), hist in sorted(latency.items()):
+            labels = f'method="{method}",route="{route}"'
+            running = 0.0
+            for bound, count in zip((*BUCKETS, float("inf")), hist, strict=False):
+                running += count
+                le = "+Inf" if bound == float("inf") else repr(bound)
+                yield f'luma_http_request_seconds_bucket{{{labels},le="{le}"}} {int(running)}'
+            yield f"luma_http_request_seconds_count{{{labels}}} {int(running)}"
+            yield f"luma_http_request_seconds_sum{{{labels}}} {hist[-1]:.6f}"
+
+
+class SystemRoutes:
+    """Health and metrics."""
+
+    def __init__(self, ctx: ApiContext, metrics: Metrics) -> None:
+        self.ctx = ctx
+        self.metrics = metrics
+
+    def register(self, router: Router) -> None:
+        """Add the routes."""
+        router.add("GET", "/health", self.health, summary="Readiness", public=True)
+        router.add("GET", "/metrics", self.prometheus, summary="Prometheus metrics")
+
+    async def health(self, request: Request, params: Params, actor: None) -> Response:
+        """200 when every shard takes writes, else 503; each shard's state either way."""
+        shards = [
+            {"shard": i, "ready": True, "read_only": bool(s["read_only"])}
+            for i, s in enumerate(self.ctx.service.stats()["shards"])
+        ]
+        ok = not any(s["read_only"] for s in shards)
+        return json_response(
+            {"status": "ok" if ok else "degraded", "shards": shards}, 200 if ok else 503
+        )
+
+    async def prometheus(self, request: Request, params: Params, actor: Actor) -> Response:
+        """Request, cache and write-ahead-log figures."""
+        actor.require_system("read metrics")
+        lines = list(self.metrics.lines())
+        shards = self.ctx.service.stats()["shards"]
+        for name, (kind, help_text) in _SHARD_FIGURES.items():
+            lines.append(f"# HELP luma_shard_{name} {help_text}")
+            lines.append(f"# TYPE luma_shard_{name} {kind}")
+            lines.extend(
+                f'luma_shard_{name}{{shard="{i}"}} {s.get(name, 0)}' for i, s in enumerate(shards)
+            )
+        body = ("\n".join(lines) + "\n").encode()
+        return Response(200, body, [(b"content-type", b"text/plain; version=0.0.4")])

@@ -1,0 +1,40 @@
+"""Passing resolved settings from ``luma serve`` to the worker processes it starts.
+
+The workers are separate interpreters (spawned by the HTTP server), so they cannot receive
+a Python object; they get the settings the parent already validated, encoded as JSON in one
+environment variable, and decode them with the same typed structs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+from lumadb.config._settings import Settings
+from lumadb.errors import ConfigError
+
+__all__ = ["HANDOFF_VAR", "handoff_env", "publish_handoff", "settings_from_handoff"]
+
+HANDOFF_VAR = "LUMA_SERVE_SETTINGS"
+
+
+def handoff_env(settings: Settings) -> dict[str, str]:
+    """The environment entry that carries ``settings`` to a worker."""
+    return {HANDOFF_VAR: msgspec.json.encode(settings).decode()}
+
+
+def publish_handoff(settings: Settings) -> None:
+    """Put ``settings`` into this process's environment, which its workers inherit."""
+    os.environ.update(handoff_env(settings))
+
+
+def settings_from_handoff() -> Settings:
+    """The settings ``luma serve`` handed to this worker."""
+    raw = os.environ.get(HANDOFF_VAR)
+    if not raw:
+        raise ConfigError(f"{HANDOFF_VAR} is not set: workers are started by `luma serve`")
+    try:
+        return msgspec.json.decode(raw, type=Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{HANDOFF_VAR} does not hold valid settings: {exc}") from None

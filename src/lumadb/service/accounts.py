@@ -1,0 +1,130 @@
+"""Users and roles kept in the database's system records, changed one at a time.
+
+Every change is read-modify-write of one record under one lock, synced before it returns.
+Password hashing is the caller's business (``hash_password`` is passed in), so this module
+needs no crypto library and the HTTP layer decides where the slow hashing runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from lumadb.catalog.users import Accounts, Role, User, validate_user_name
+from lumadb.clock import Clock
+from lumadb.errors import Conflict, NotFound
+from lumadb.service.local import LocalService
+
+__all__ = ["ACCOUNTS_RECORD", "AccountStore"]
+
+ACCOUNTS_RECORD = "accounts"
+
+
+class AccountStore:
+    """The accounts of one database."""
+
+    def __init__(self, service: LocalService, clock: Clock) -> None:
+        self._service = service
+        self._clock = clock
+        self._lock = threading.Lock()
+        raw = service.system_get(ACCOUNTS_RECORD)
+        self._accounts = Accounts.decode(raw) if raw is not None else Accounts.empty()
+
+    @property
+    def accounts(self) -> Accounts:
+        """The current value (immutable)."""
+        return self._accounts
+
+    def user(self, name: str) -> User | None:
+        """A user by name."""
+        return self._accounts.users.get(name)
+
+    def _change(self, change: Callable[[Accounts], Accounts]) -> Accounts:
+        with self._lock:
+            updated = change(self._accounts)
+            self._service.system_put(ACCOUNTS_RECORD, updated.encode())
+            self._accounts = updated
+            return updated
+
+    def create_user(self, name: object, password_hash: str, roles: object) -> dict[str, Any]:
+        """Add a user; the name must be free."""
+        validate_user_name(name)
+        assert isinstance(name, str)
+
+        def add(accounts: Accounts) -> Accounts:
+            if name in accounts.users:
+                raise Conflict(f"user {name!r} already exists")
+            user = User(name, password_hash, accounts.check_roles(roles), self._clock.now_ms())
+            return accounts.with_user(user)
+
+        return self._change(add).users[name].describe()
+
+    def bootstrap(self, name: str, password_hash: str) -> bool:
+        """Create ``name`` as an admin if there are no users at all; returns whether it did."""
+        with self._lock:
+            if self._accounts.users:
+                return False
+        try:
+            self.create_user(name, password_hash, ["admin"])
+        except Conflict:
+            return False
+        return True
+
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, roles: object = None
+    ) -> dict[str, Any]:
+        """Change a user's password hash and/or roles."""
+
+        def update(accounts: Accounts) -> Accounts:
+            user = accounts.users.get(name)
+            if user is None:
+                raise NotFound(f"user {name!r} does not exist")
+            if roles is not None:
+                user = replace(user, roles=accounts.check_roles(roles))
+            if password_hash is not None:
+                user = replace(user, password_hash=password_hash)
+            return accounts.with_user(user)
+
+        return self._change(update).users[name].describe()
+
+    def delete_user(self, name: str) -> None:
+        """Remove a user; the last user holding a system role cannot be removed."""
+
+        def remove(accounts: Accounts) -> Accounts:
+            if name not in accounts.users:
+                raise NotFound(f"user {name!r} does not exist")
+            remaining = accounts.without_user(name)
+            if not any(remaining.grants_of(u.roles)[1] for u in remaining.users.values()):
+                raise Conflict(f"{name!r} is the last user with a system role; it must stay")
+            return remaining
+
+        self._change(remove)
+
+    def put_role(self, name: object, grants: object, system: object = False) -> dict[str, Any]:
+        """Create or replace a custom role."""
+        role = Role.build(name, grants, system)
+        return self._change(lambda a: a.with_role(role)).roles[role.name].to_record()
+
+    def delete_role(self, name: str) -> None:
+        """Remove a custom role (users holding it lose it)."""
+
+        def remove(accounts: Accounts) -> Accounts:
+            if name not in accounts.roles and accounts.role(name) is None:
+                raise NotFound(f"role {name!r} does not exist")
+            return accounts.without_role(name)
+
+        self._change(remove)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every user, by name, without hashes."""
+        users = self._accounts.users
+        return [users[n].describe() for n in sorted(users)]
+
+    def list_roles(self) -> list[dict[str, Any]]:
+        """Built-in and custom roles, by name."""
+        accounts = self._accounts
+        names = sorted({*accounts.roles, "admin", "writer", "reader"})
+        roles = [accounts.role(n) for n in names]
+        return [r.to_record() for r in roles if r is not None]

@@ -1,0 +1,40 @@
+"""/health and /metrics."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Api
+
+
+def test_health_needs_no_token_and_lists_every_shard(api: Api) -> None:
+    reply = api.call("GET", "/health")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["status"] == "ok"
+    assert [s["shard"] for s in body["shards"]] == [0, 1]
+    assert all(s["ready"] and not s["read_only"] for s in body["shards"])
+
+
+def test_metrics_count_requests_and_show_shards(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    for i in range(3):
+        api.call("PUT", f"/api/v1/{docs}/m{i}", token=api.admin, json={"i": i})
+    text = api.call("GET", "/metrics", token=api.admin).text
+    route = 'method="PUT",route="/api/v1/{collection}/{id}",status="200"'
+    counts = [
+        line for line in text.splitlines() if line.startswith(f"luma_http_requests_total{{{route}")
+    ]
+    assert counts and int(counts[0].rsplit(" ", 1)[1]) >= 3
+    assert (
+        'luma_http_request_seconds_bucket{method="PUT",route="/api/v1/{collection}/{id}",le="+Inf"}'
+        in text
+    )
+    assert 'luma_shard_wal_syncs{shard="1"}' in text
+    assert "# TYPE luma_shard_l1_hits counter" in text
+
+
+def test_request_ids_are_echoed_or_made(api: Api) -> None:
+    given = api.call("GET", "/health", headers={"x-request-id": "abc123"})
+    assert given.headers["x-request-id"] == "abc123"
+    made = api.call("GET", "/health", headers={"x-request-id": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 16
