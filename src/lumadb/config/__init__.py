@@ -14,7 +14,7 @@ and what is allowed. See ``docs/configuration.md`` and ``luma.toml.example``.
 
 from __future__ import annotations
 
-from lumadb.config._handoff import handoff_env, publish_handoff, settings_from_handoff
+from lumadb.config._handoff import failpoints, handoff_env, publish_handoff, settings_from_handoff
 from lumadb.config._loader import load_settings
 from lumadb.config._settings import (
     AuthSettings,
@@ -41,6 +41,7 @@ __all__ = [
     "StorageSettings",
     "TieringSettings",
     "WarmPolicy",
+    "failpoints",
     "handoff_env",
     "load_settings",
     "parse_duration",

@@ -14,9 +14,25 @@ import msgspec
 from lumadb.config._settings import Settings
 from lumadb.errors import ConfigError
 
-__all__ = ["HANDOFF_VAR", "handoff_env", "publish_handoff", "settings_from_handoff"]
+__all__ = [
+    "FAILPOINTS_VAR",
+    "HANDOFF_VAR",
+    "failpoints",
+    "handoff_env",
+    "publish_handoff",
+    "settings_from_handoff",
+]
 
 HANDOFF_VAR = "LUMA_SERVE_SETTINGS"
+# Reliability tests switch canaries on in worker processes through this variable, the way
+# etcd's GOFAIL_FAILPOINTS and TiKV's failpoints do; it is empty in every real deployment.
+FAILPOINTS_VAR = "LUMA_FAILPOINTS"
+
+
+def failpoints() -> list[str]:
+    """The canary names listed (comma-separated) in ``LUMA_FAILPOINTS``."""
+    raw = os.environ.get(FAILPOINTS_VAR, "")
+    return [name.strip() for name in raw.split(",") if name.strip()]
 
 
 def handoff_env(settings: Settings) -> dict[str, str]:

@@ -16,11 +16,13 @@ from lumadb.api.auth.ratelimit import LoginLimiter
 from lumadb.api.auth.tokens import TokenIssuer
 from lumadb.api.context import ApiContext
 from lumadb.clock import Clock, SystemClock
-from lumadb.config import Settings, settings_from_handoff
+from lumadb.config import Settings, failpoints, settings_from_handoff
+from lumadb.errors import ConfigError
 from lumadb.server.logs import configure_logging
 from lumadb.server.secrets import node_secret
 from lumadb.service.accounts import AccountStore
 from lumadb.service.local import LocalService
+from lumadb.storage.faults import FAULTS
 
 __all__ = ["build_app", "create_app"]
 
@@ -70,4 +72,9 @@ def create_app() -> LumaApp:
     """The factory the HTTP server calls in each worker process."""
     settings = settings_from_handoff()
     configure_logging(settings)
+    for name in failpoints():
+        if not hasattr(FAULTS, name):
+            raise ConfigError(f"unknown failpoint {name!r}")
+        _log.warning("failpoint %s is ON: this node is deliberately broken", name)
+        setattr(FAULTS, name, True)
     return build_app(settings)

@@ -113,6 +113,7 @@ def test_public_api_is_pinned() -> None:
         "StorageSettings",
         "TieringSettings",
         "WarmPolicy",
+        "failpoints",
         "handoff_env",
         "load_settings",
         "parse_duration",
