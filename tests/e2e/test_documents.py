@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from tests.e2e.conftest import Api
@@ -132,3 +133,37 @@ def test_bulk_is_all_or_nothing(api: Api, name: str) -> None:
     )
     listed = api.call("GET", f"/api/v1/{docs}", token=api.admin).json()
     assert listed["items"] == []
+
+
+def test_listing_filters_and_sorts(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    people = [
+        {"id": "p1", "name": "Ada", "age": 36, "city": "Paris"},
+        {"id": "p2", "name": "Bob", "age": 25, "city": "Rome"},
+        {"id": "p3", "name": "Cy", "age": 41, "city": "Paris"},
+        {"id": "p4", "name": "Di", "city": "Oslo"},
+    ]
+    body = "\n".join(json.dumps(p) for p in people)
+    assert (
+        api.call("POST", f"/api/v1/{docs}/_bulk", token=api.admin, content=body).status_code == 200
+    )
+
+    def listing(**params: object) -> list[str]:
+        reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params=params)
+        assert reply.status_code == 200, reply.text
+        return [d["id"] for d in reply.json()["items"]]
+
+    assert listing(where='{"city": "Paris"}') == ["p1", "p3"]
+    assert listing(where='{"age": {"$gt": 30}}', order_by="-age") == ["p3", "p1"]
+    assert listing(order_by="age") == ["p4", "p2", "p1", "p3"]
+    assert listing(order_by="age", limit=2, offset=1) == ["p2", "p1"]
+    assert listing(where='{"$or": [{"age": 25}, {"city": "Oslo"}]}') == ["p2", "p4"]
+    assert listing(where='{"id": {"$in": ["p1", "p4"]}}') == ["p1", "p4"]
+    for bad in ('{"age": {"$near": 1}}', "not json", "[1]"):
+        reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params={"where": bad})
+        assert reply.status_code == 400
+        assert reply.json()["error"]["code"] == "invalid_argument"
+    cursor_and_order = api.call(
+        "GET", f"/api/v1/{docs}", token=api.admin, params={"order_by": "age", "cursor": "cDE"}
+    )
+    assert cursor_and_order.status_code == 400

@@ -8,6 +8,9 @@ document moved on), ``If-None-Match: *`` makes PUT create-only.
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from lumadb.api._wire import Request, Response, empty_response, json_response, parse_json
@@ -21,11 +24,13 @@ from lumadb.errors import (
     VersionMismatch,
 )
 from lumadb.service import ScanRange
+from lumadb.service.filters import Predicate, compile_filter, compile_order
 from lumadb.service.ids import new_id
 from lumadb.service.permissions import Actor
 
 __all__ = ["DocumentRoutes"]
 
+_LIST_PARAMS = {"limit", "offset", "prefix", "cursor", "where", "order_by"}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000
@@ -89,6 +94,16 @@ def _cursor_id(cursor: str) -> str:
     if not doc_id:
         raise InvalidArgument("cursor is not one this server handed out")
     return doc_id
+
+
+def _where(text: str | None, max_depth: int) -> Predicate | None:
+    if text is None:
+        return None
+    try:
+        spec = parse_json(text, max_depth)
+    except MalformedRequest as exc:
+        raise InvalidArgument(f"where must be a JSON filter object: {exc.message}") from None
+    return compile_filter(spec)
 
 
 def _cursor(doc_id: str) -> str:
@@ -187,28 +202,41 @@ class DocumentRoutes:
         return empty_response(204)
 
     async def listing(self, request: Request, params: Params, actor: Actor) -> Response:
-        """GET documents in id order: ``limit``, ``offset``, ``prefix`` and ``cursor``."""
+        """GET documents: ``where``, ``order_by``, ``limit``, ``offset``, ``prefix``, ``cursor``."""
         collection = params["collection"]
         actor.require("read", collection)
         query = request.query()
-        unknown = set(query) - {"limit", "offset", "prefix", "cursor"}
+        unknown = set(query) - _LIST_PARAMS
         if unknown:
             raise InvalidArgument(
-                f"unknown query parameter {sorted(unknown)[0]!r}; "
-                "known: limit, offset, prefix, cursor"
+                f"unknown query parameter {sorted(unknown)[0]!r}; known: "
+                + ", ".join(sorted(_LIST_PARAMS))
             )
         limit = _int_param(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = _int_param(query, "offset", 0, MAX_OFFSET)
         after = _cursor_id(query["cursor"]) if "cursor" in query else None
-        # One more than the page shows whether another follows; a cursor's own id comes too.
-        wanted = offset + limit + 1 + (after is not None)
-        rng = ScanRange(prefix=query.get("prefix") or None, start=after, limit=wanted)
-        rows = list(self.svc.scan(collection, rng))
-        if after is not None and rows and rows[0][0] == after:
-            rows = rows[1:]
-        rows = rows[offset:]
-        page = rows[:limit]
-        following = _cursor(page[-1][0]) if len(rows) > limit and page else None
+        keep = _where(query.get("where"), self.ctx.max_depth)
+        rows: Iterator[tuple[str, dict[str, Any]]] = self.svc.scan(
+            collection, ScanRange(prefix=query.get("prefix") or None, start=after)
+        )
+        if after is not None:
+            rows = itertools.dropwhile(lambda row: row[0] == after, rows)
+        if keep is not None:
+            rows = (row for row in rows if keep(_with_id(*row)))
+        wanted = offset + limit + 1  # one more than the page: does another follow?
+        if "order_by" in query:
+            if after is not None:
+                raise InvalidArgument("cursor pages in id order; with order_by use offset")
+            key, descending = compile_order(query["order_by"])
+            pick = heapq.nlargest if descending else heapq.nsmallest
+            found = pick(wanted, rows, key=key)  # memory: the page, not the collection
+        else:
+            found = list(itertools.islice(rows, wanted))
+        found = found[offset:]
+        page = found[:limit]
+        following = None
+        if len(found) > limit and page and "order_by" not in query:
+            following = _cursor(page[-1][0])
         items = [_with_id(i, d) for i, d in page]
         return json_response({"items": items, "next_cursor": following})
 
