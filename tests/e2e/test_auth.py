@@ -8,7 +8,13 @@ import jwt
 import pytest
 from tests.e2e.conftest import JWT_SECRET, Api
 
-PUBLIC = {("GET", "/health"), ("POST", "/api/v1/_auth/token")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("POST", "/api/v1/_auth/token"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/{asset}"),
+}
 
 
 def _path(template: str) -> str:
@@ -147,3 +153,40 @@ def test_the_last_admin_cannot_be_deleted(api: Api) -> None:
     reply = api.call("DELETE", "/api/v1/_users/admin", token=api.admin)
     assert reply.status_code == 409
     assert api.call("GET", "/api/v1/_auth/me", token=api.admin).status_code == 200
+
+
+def test_api_keys_are_shown_once_scoped_and_revocable(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    writer = api.user(f"{name}_w", ["writer"])
+    made = api.call("POST", "/api/v1/_keys", token=writer, json={"name": "ci", "roles": ["reader"]})
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    assert key.startswith("luma_")
+    listed = api.call("GET", "/api/v1/_keys", token=writer).json()["keys"]
+    assert [k["name"] for k in listed] == ["ci"]
+    assert key not in str(listed) and "secret_hash" not in str(listed)
+    assert api.call("GET", f"/api/v1/{docs}/nope", token=key).status_code == 404
+    assert api.call("PUT", f"/api/v1/{docs}/k", token=key, json={}).status_code == 403
+    beyond = api.call("POST", "/api/v1/_keys", token=writer, json={"name": "x", "roles": ["admin"]})
+    assert beyond.status_code == 403
+    by_key = api.call("POST", "/api/v1/_keys", token=key, json={"name": "y"})
+    assert by_key.status_code == 403
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    assert api.call("GET", f"/api/v1/{docs}/nope", token=wrong).status_code == 401
+    key_id = made.json()["id"]
+    assert api.call("DELETE", f"/api/v1/_keys/{key_id}", token=writer).status_code == 204
+    assert api.call("GET", f"/api/v1/{docs}/nope", token=key).status_code == 401
+
+
+def test_a_key_loses_what_its_owner_loses(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    writer = api.user(name, ["writer"])
+    key = api.call("POST", "/api/v1/_keys", token=writer, json={"name": "k"}).json()["key"]
+    assert api.call("PUT", f"/api/v1/{docs}/a", token=key, json={}).status_code == 200
+    demote = api.call(
+        "PATCH", f"/api/v1/_users/{name}", token=api.admin, json={"roles": ["reader"]}
+    )
+    assert demote.status_code == 200
+    assert api.call("PUT", f"/api/v1/{docs}/a", token=key, json={}).status_code == 403
+    assert api.call("DELETE", f"/api/v1/_users/{name}", token=api.admin).status_code == 204
+    assert api.call("GET", f"/api/v1/{docs}/a", token=key).status_code == 401

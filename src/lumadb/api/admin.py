@@ -13,7 +13,7 @@ from lumadb.api._wire import Request, Response, empty_response, json_response
 from lumadb.api.auth.passwords import check_password_policy, hash_password
 from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
-from lumadb.errors import InvalidArgument, NotFound
+from lumadb.errors import Forbidden, InvalidArgument, NotFound
 from lumadb.service.permissions import Actor
 
 __all__ = ["AdminRoutes"]
@@ -59,6 +59,9 @@ class AdminRoutes:
         add("GET", "/api/v1/_roles", self.roles, summary="List roles")
         add("POST", "/api/v1/_roles", self.put_role, summary="Create or replace a role")
         add("DELETE", "/api/v1/_roles/{name}", self.delete_role, summary="Delete a role")
+        add("GET", "/api/v1/_keys", self.keys, summary="List API keys")
+        add("POST", "/api/v1/_keys", self.create_key, summary="Create an API key")
+        add("DELETE", "/api/v1/_keys/{id}", self.delete_key, summary="Revoke an API key")
 
     async def _body(self, request: Request) -> Any:
         return await request.json(self.ctx.max_body, self.ctx.max_depth)
@@ -188,4 +191,35 @@ class AdminRoutes:
         """Remove a custom role."""
         actor.require_system("change roles")
         await self.ctx.blocking(self.ctx.accounts.delete_role, params["name"])
+        return empty_response(204)
+
+    # --- API keys ----------------------------------------------------------------------------
+
+    async def keys(self, request: Request, params: Params, actor: Actor) -> Response:
+        """The caller's keys (every key for a system user)."""
+        owner = None if actor.system else actor.name
+        return json_response({"keys": self.ctx.accounts.list_keys(owner)})
+
+    async def create_key(self, request: Request, params: Params, actor: Actor) -> Response:
+        """A new key ``{"name", "roles"?, "expires_in"?}``; the key is in this answer only."""
+        if actor.key is not None:
+            raise Forbidden("an API key cannot create API keys; log in with a password")
+        fields = {"name", "roles", "expires_in"}
+        body = _fields(await self._body(request), fields, {"name"}, "an API key")
+        user = self.ctx.accounts.user(actor.name)
+        roles = body.get("roles", list(user.roles) if user else [])
+        described, key = await self.ctx.blocking(
+            self.ctx.accounts.create_key, actor.name, body["name"], roles, body.get("expires_in")
+        )
+        headers = [(b"cache-control", b"no-store")]
+        return json_response({**described, "key": key}, 201, headers)
+
+    async def delete_key(self, request: Request, params: Params, actor: Actor) -> Response:
+        """Revoke a key (its owner or a system user)."""
+        owner = self.ctx.accounts.key_owner(params["id"])
+        if owner is None:
+            raise NotFound(f"API key {params['id']!r} does not exist")
+        if owner != actor.name:
+            actor.require_system("revoke other users' keys")
+        await self.ctx.blocking(self.ctx.accounts.delete_key, params["id"])
         return empty_response(204)

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
 from lumadb.errors import CorruptionError, InvalidArgument
 
-__all__ = ["ACTIONS", "BUILTIN_ROLES", "Accounts", "Role", "User", "validate_user_name"]
+__all__ = [
+    "ACTIONS",
+    "BUILTIN_ROLES",
+    "Accounts",
+    "ApiKey",
+    "Role",
+    "User",
+    "validate_user_name",
+]
 
 ACTIONS = ("read", "write", "admin")
 ALL = "*"
@@ -103,16 +111,72 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A long-lived credential of a user, limited to some of its roles (the secret is hashed)."""
+
+    id: str
+    name: str
+    owner: str
+    roles: tuple[str, ...]
+    secret_hash: str  # SHA-256 hex: keys are 256 random bits, so a fast hash is enough
+    created_ms: int
+    expires_ms: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored form (with the hash)."""
+        return {**self.describe(), "secret_hash": self.secret_hash}
+
+    def describe(self) -> dict[str, Any]:
+        """The shown form (never the secret or its hash)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "owner": self.owner,
+            "roles": list(self.roles),
+            "created_ms": self.created_ms,
+            "expires_ms": self.expires_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Accounts:
-    """Every user and custom role; changes return a new value."""
+    """Every user, custom role and API key; changes return a new value."""
 
     users: Mapping[str, User]
     roles: Mapping[str, Role]
+    keys: Mapping[str, ApiKey] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Accounts:
-        """No users, no custom roles."""
-        return cls({}, {})
+        """No users, no custom roles, no keys."""
+        return cls({}, {}, {})
+
+    def with_key(self, key: ApiKey) -> Accounts:
+        """These accounts with ``key`` added."""
+        return replace(self, keys={**self.keys, key.id: key})
+
+    def without_key(self, key_id: str) -> Accounts:
+        """These accounts without the key ``key_id``."""
+        return replace(self, keys={k: v for k, v in self.keys.items() if k != key_id})
+
+    def covers(self, holder_roles: Iterable[str], role_name: str) -> bool:
+        """Whether someone holding ``holder_roles`` has everything the role ``role_name`` grants."""
+        role = self.role(role_name)
+        grants, system = self.grants_of(holder_roles)
+        if role is None or (role.system and not system):
+            return False
+        everything = grants.get(ALL, frozenset())
+        return all(
+            actions <= grants.get(collection, frozenset()) | everything
+            for collection, actions in role.grants.items()
+        )
+
+    def key_roles(self, key: ApiKey) -> tuple[str, ...]:
+        """The roles a key acts with now: its own that its owner still fully holds."""
+        owner = self.users.get(key.owner)
+        if owner is None:
+            return ()
+        return tuple(r for r in key.roles if self.covers(owner.roles, r))
 
     def role(self, name: str) -> Role | None:
         """A built-in or custom role."""
@@ -132,8 +196,10 @@ class Accounts:
         return replace(self, users={**self.users, user.name: user})
 
     def without_user(self, name: str) -> Accounts:
-        """These accounts without the user ``name``."""
-        return replace(self, users={k: v for k, v in self.users.items() if k != name})
+        """These accounts without the user ``name`` (and without its keys)."""
+        users = {k: v for k, v in self.users.items() if k != name}
+        keys = {k: v for k, v in self.keys.items() if v.owner != name}
+        return replace(self, users=users, keys=keys)
 
     def with_role(self, role: Role) -> Accounts:
         """These accounts with the custom ``role`` added or replaced."""
@@ -149,7 +215,12 @@ class Accounts:
             k: replace(u, roles=tuple(r for r in u.roles if r != name))
             for k, u in self.users.items()
         }
-        return Accounts(users, {k: v for k, v in self.roles.items() if k != name})
+        roles = {k: v for k, v in self.roles.items() if k != name}
+        keys = {
+            k: replace(v, roles=tuple(r for r in v.roles if r != name))
+            for k, v in self.keys.items()
+        }
+        return Accounts(users, roles, keys)
 
     def grants_of(self, roles: Iterable[str]) -> tuple[dict[str, frozenset[str]], bool]:
         """The union of the grants of ``roles``, and whether any of them is a system role."""
@@ -171,6 +242,7 @@ class Accounts:
                 "format": _FORMAT,
                 "users": [u.to_record() for u in self.users.values()],
                 "roles": [r.to_record() for r in self.roles.values()],
+                "keys": [k.to_record() for k in self.keys.values()],
             }
         )
 
@@ -189,6 +261,18 @@ class Accounts:
                 )
                 for r in data["roles"]
             }
+            keys = {
+                k["id"]: ApiKey(
+                    k["id"],
+                    k["name"],
+                    k["owner"],
+                    tuple(k["roles"]),
+                    k["secret_hash"],
+                    k["created_ms"],
+                    k["expires_ms"],
+                )
+                for k in data.get("keys", [])
+            }
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise CorruptionError(f"the stored accounts do not parse: {exc}") from None
-        return cls(users, roles)
+        return cls(users, roles, keys)

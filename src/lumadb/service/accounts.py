@@ -7,19 +7,28 @@ needs no crypto library and the HTTP layer decides where the slow hashing runs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from lumadb.catalog.users import Accounts, Role, User, validate_user_name
+from lumadb.catalog.users import Accounts, ApiKey, Role, User, validate_user_name
 from lumadb.clock import Clock
-from lumadb.errors import Conflict, NotFound
+from lumadb.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from lumadb.service.local import LocalService
 
-__all__ = ["ACCOUNTS_RECORD", "AccountStore"]
+__all__ = ["ACCOUNTS_RECORD", "KEY_PREFIX", "AccountStore", "hash_key_secret"]
 
 ACCOUNTS_RECORD = "accounts"
+KEY_PREFIX = "luma_"
+
+
+def hash_key_secret(secret: str) -> str:
+    """The stored form of an API key's secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class AccountStore:
@@ -114,6 +123,67 @@ class AccountStore:
             if name not in accounts.roles and accounts.role(name) is None:
                 raise NotFound(f"role {name!r} does not exist")
             return accounts.without_role(name)
+
+        self._change(remove)
+
+    def create_key(
+        self, owner: str, name: object, roles: object, expires_in: object = None
+    ) -> tuple[dict[str, Any], str]:
+        """A new API key of ``owner``: its description and the key itself (shown once)."""
+        if not isinstance(name, str) or not 0 < len(name) <= 100:
+            raise InvalidArgument("an API key needs a name of 1-100 characters")
+        if expires_in is not None and (
+            not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0
+        ):
+            raise InvalidArgument("expires_in must be a positive number of seconds")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        now = self._clock.now_ms()
+        expires = None if expires_in is None else now + expires_in * 1000
+
+        def add(accounts: Accounts) -> Accounts:
+            user = accounts.users.get(owner)
+            if user is None:
+                raise NotFound(f"user {owner!r} does not exist")
+            chosen = accounts.check_roles(roles)
+            beyond = [r for r in chosen if not accounts.covers(user.roles, r)]
+            if beyond:
+                raise Forbidden(f"{owner!r} cannot give a key the role {beyond[0]!r}")
+            digest = hash_key_secret(secret)
+            return accounts.with_key(ApiKey(key_id, name, owner, chosen, digest, now, expires))
+
+        key = self._change(add).keys[key_id]
+        return key.describe(), f"{KEY_PREFIX}{key_id}_{secret}"
+
+    def find_key(self, presented: str) -> ApiKey | None:
+        """The live key ``presented`` is, or None (wrong, revoked or expired)."""
+        parts = presented.removeprefix(KEY_PREFIX).split("_", 1)
+        if not presented.startswith(KEY_PREFIX) or len(parts) != 2:
+            return None
+        key = self._accounts.keys.get(parts[0])
+        if key is None or not hmac.compare_digest(key.secret_hash, hash_key_secret(parts[1])):
+            return None
+        if key.expires_ms is not None and self._clock.now_ms() >= key.expires_ms:
+            return None
+        return key
+
+    def list_keys(self, owner: str | None) -> list[dict[str, Any]]:
+        """Keys of ``owner`` (all with None), newest first, without secrets."""
+        keys = [k for k in self._accounts.keys.values() if owner is None or k.owner == owner]
+        return [k.describe() for k in sorted(keys, key=lambda k: -k.created_ms)]
+
+    def key_owner(self, key_id: str) -> str | None:
+        """Who owns the key ``key_id``."""
+        key = self._accounts.keys.get(key_id)
+        return None if key is None else key.owner
+
+    def delete_key(self, key_id: str) -> None:
+        """Revoke a key: it stops working at once."""
+
+        def remove(accounts: Accounts) -> Accounts:
+            if key_id not in accounts.keys:
+                raise NotFound(f"API key {key_id!r} does not exist")
+            return accounts.without_key(key_id)
 
         self._change(remove)
 

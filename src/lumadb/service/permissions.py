@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lumadb.catalog.users import ALL, Accounts, User
+from lumadb.catalog.users import ALL, Accounts, ApiKey, User
 from lumadb.errors import Forbidden
 
-__all__ = ["SYSTEM", "Actor", "actor_for"]
+__all__ = ["SYSTEM", "Actor", "actor_for", "actor_for_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,7 @@ class Actor:
     name: str
     grants: Mapping[str, frozenset[str]]
     system: bool = False
+    key: str | None = None  # the API key used, if any
 
     def allows(self, action: str, collection: str) -> bool:
         """Whether ``action`` (read, write, admin) on ``collection`` is granted."""
@@ -46,3 +47,9 @@ def actor_for(user: User, accounts: Accounts) -> Actor:
     """The actor a logged-in ``user`` acts as."""
     grants, system = accounts.grants_of(user.roles)
     return Actor(user.name, grants, system)
+
+
+def actor_for_key(key: ApiKey, accounts: Accounts) -> Actor:
+    """The actor an API key acts as: its owner, limited to the key's roles."""
+    grants, system = accounts.grants_of(accounts.key_roles(key))
+    return Actor(key.owner, grants, system, key=key.id)

@@ -14,8 +14,8 @@ from lumadb.api.auth.passwords import dummy_verify, verify_password
 from lumadb.api.auth.ratelimit import LoginLimiter
 from lumadb.api.auth.tokens import TokenIssuer
 from lumadb.errors import Unauthorized
-from lumadb.service.accounts import AccountStore
-from lumadb.service.permissions import Actor, actor_for
+from lumadb.service.accounts import KEY_PREFIX, AccountStore
+from lumadb.service.permissions import Actor, actor_for, actor_for_key
 
 __all__ = ["AuthEngine", "LocalAuthEngine"]
 
@@ -70,6 +70,11 @@ class LocalAuthEngine:
             text = token.strip().decode("ascii")
         except UnicodeDecodeError:
             raise Unauthorized("the token is not ASCII") from None
+        if text.startswith(KEY_PREFIX):
+            key = self._accounts.find_key(text)
+            if key is None:
+                raise Unauthorized("the API key is unknown, revoked or expired")
+            return actor_for_key(key, self._accounts.accounts)
         claims = self._issuer.verify(text)
         user = self._accounts.user(claims.sub) if claims.kind == "user" else None
         if user is None:
