@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from lumadb.api.auth.engine import AuthEngine
 from lumadb.config import Settings
 from lumadb.service.accounts import AccountStore
-from lumadb.service.local import LocalService
+from lumadb.service.local import LocalService, deferred_durability
 
 __all__ = ["ApiContext"]
 
@@ -47,3 +47,18 @@ class ApiContext:
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the write ``fn(*args)`` and return once it is durable (per the shard's mode).
+
+        In ``group`` mode the write runs right here on the event loop and its wait for the
+        shared sync is awaited, not slept in a thread: a thousand concurrent requests share
+        one WAL sync and one wake-up. ``always`` syncs per write, so it goes to a thread.
+        """
+        if self.settings.storage.durability == "always":
+            return await self.blocking(fn, *args)
+        with deferred_durability() as pending:
+            result = fn(*args)
+        for syncer in pending:
+            await syncer.wait_async()
+        return result

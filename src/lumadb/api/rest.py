@@ -149,7 +149,7 @@ class DocumentRoutes:
         collection = params["collection"]
         actor.require("write", collection)
         doc = _object(await self._body(request))
-        doc_id = await self.ctx.blocking(self.svc.insert, collection, doc)
+        doc_id = await self.ctx.write(self.svc.insert, collection, doc)
         location = f"/api/v1/{collection}/{doc_id}".encode()
         return json_response({"id": doc_id}, 201, [(b"location", location)])
 
@@ -159,13 +159,13 @@ class DocumentRoutes:
         actor.require("write", collection)
         doc = _object(await self._body(request))
         if request.header(b"if-none-match") == b"*":
-            version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, doc, None)
+            version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, None)
             return json_response({"id": doc_id}, 201, [(b"etag", _etag(version))])
         expected = _if_match(request)
         if expected is None:
-            await self.ctx.blocking(self.svc.put, collection, doc_id, doc)
+            await self.ctx.write(self.svc.put, collection, doc_id, doc)
             return json_response({"id": doc_id})
-        version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, doc, expected)
+        version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, expected)
         return json_response({"id": doc_id}, headers=[(b"etag", _etag(version))])
 
     async def patch(self, request: Request, params: Params, actor: Actor) -> Response:
@@ -184,7 +184,7 @@ class DocumentRoutes:
             raise VersionMismatch(f"document {doc_id!r} has changed since that version")
         merged = merge_patch(doc, patch)
         # Conditional on the version read, so a concurrent write is never silently undone.
-        new_version = await self.ctx.blocking(self.svc.put_if, collection, doc_id, merged, version)
+        new_version = await self.ctx.write(self.svc.put_if, collection, doc_id, merged, version)
         return json_response(_with_id(doc_id, merged), headers=[(b"etag", _etag(new_version))])
 
     async def delete(self, request: Request, params: Params, actor: Actor) -> Response:
@@ -196,7 +196,7 @@ class DocumentRoutes:
             found = self.svc.get_versioned(collection, doc_id)
             if found is None or found[1] != expected:
                 raise VersionMismatch(f"document {doc_id!r} is not at that version")
-        existed = await self.ctx.blocking(self.svc.delete, collection, doc_id)
+        existed = await self.ctx.write(self.svc.delete, collection, doc_id)
         if not existed:
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         return empty_response(204)
@@ -258,5 +258,5 @@ class DocumentRoutes:
             pairs.append((new_id() if doc_id is _MISSING else doc_id, doc))
         if not pairs:
             raise InvalidArgument("the body holds no documents (one JSON object per line)")
-        count = await self.ctx.blocking(self.svc.put_many, collection, pairs)
+        count = await self.ctx.write(self.svc.put_many, collection, pairs)
         return json_response({"count": count, "ids": [i for i, _ in pairs]})

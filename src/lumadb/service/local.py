@@ -25,11 +25,12 @@ from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
+from lumadb.storage.commit import deferred as deferred_durability
 from lumadb.storage.database import Database, DatabaseSnapshot
 from lumadb.storage.lsm import Batch, ReadView
 from lumadb.storage.shard import ABSENT, NO_EXPECT
 
-__all__ = ["LocalService", "restore_backup"]
+__all__ = ["LocalService", "deferred_durability", "restore_backup"]
 
 _CATALOG_KEY = "catalog"
 _ABSENT: Any = object()

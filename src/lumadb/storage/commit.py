@@ -14,33 +14,78 @@
     writes are acknowledged once in the OS page cache (they survive a process crash, not a
     machine crash).
 
+An event loop must not sleep in a writer's lock. Inside :func:`deferred`, a ``group`` wait
+returns at once and notes the shard instead; the caller then awaits
+:meth:`WalSyncer.wait_async` of each noted shard, which joins the next generation with an
+asyncio future. The sync thread settles every future of one loop with a single
+``call_soon_threadsafe``, so a generation costs one wake-up per event loop, not one per
+request.
+
 A failed sync is never followed by an acknowledgement: the shard turns read-only and every
 writer waiting on that sync gets :class:`~lumadb.errors.DurabilityError`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from lumadb.errors import DurabilityError, LumaError, StorageError
 from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import KVEngine
 
-__all__ = ["DURABILITY_MODES", "WalSyncer"]
+__all__ = ["DURABILITY_MODES", "WalSyncer", "deferred"]
 
 DURABILITY_MODES = ("always", "group", "off")
 _allocate_lock = threading.Lock
+_local = threading.local()
+
+
+@contextmanager
+def deferred() -> Iterator[set[WalSyncer]]:
+    """Group-commit waits in this thread return at once; the syncers are collected instead.
+
+    Whoever enters this must await :meth:`WalSyncer.wait_async` of every collected syncer
+    before acknowledging the writes made inside it.
+    """
+    pending: set[WalSyncer] = set()
+    outer = getattr(_local, "pending", None)
+    _local.pending = pending
+    try:
+        yield pending
+    finally:
+        _local.pending = outer
+
+
+def _settle(futures: list[asyncio.Future[None]], error: LumaError | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class _Generation:
     """The writers one sync will acknowledge; each sleeps on its own held lock."""
 
-    __slots__ = ("error", "waiters")
+    __slots__ = ("error", "futures", "waiters")
 
     def __init__(self) -> None:
         self.waiters: list[threading.Lock] = []
+        self.futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         self.error: LumaError | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.waiters or self.futures)
+
+    def size(self) -> int:
+        """How many writes this generation acknowledges."""
+        return len(self.waiters) + sum(len(f) for f in self.futures.values())
 
 
 class WalSyncer:
@@ -108,6 +153,10 @@ class WalSyncer:
             self.synced_writes += 1
 
     def _wait_group(self) -> None:
+        pending = getattr(_local, "pending", None)
+        if pending is not None:
+            pending.add(self)
+            return
         with self._mutex:
             if self.failure is not None:
                 raise self.failure
@@ -126,13 +175,28 @@ class WalSyncer:
         if gen.error is not None:
             raise gen.error
 
+    async def wait_async(self) -> None:
+        """Wait, without blocking the event loop, for a group sync covering earlier writes."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._mutex:
+            if self.failure is not None:
+                raise self.failure
+            if self._stopped:
+                raise StorageError(f"{self._name} is closed")
+            self._next.futures.setdefault(loop, []).append(future)
+            if self._idle:
+                self._idle = False
+                self._work.release()
+        await future
+
     def _run(self) -> None:
         while True:
             self._work.acquire()
             while True:
                 with self._mutex:
                     gen = self._next
-                    if not gen.waiters:
+                    if not gen:
                         self._idle = True
                         break
                     # Every write of this generation returned before joining it, so the sync
@@ -148,9 +212,13 @@ class WalSyncer:
         except LumaError as exc:
             gen.error = exc
         else:
-            self.synced_writes += len(gen.waiters)
+            self.synced_writes += gen.size()
         for parked in gen.waiters:
             parked.release()
+        for loop, futures in gen.futures.items():
+            # A loop that has closed has nobody waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, futures, gen.error)
 
     def close(self) -> None:
         """Stop the sync thread (after it finishes the syncs writers wait for)."""

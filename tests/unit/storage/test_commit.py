@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 import lumadb
 from lumadb.clock import SystemClock
 from lumadb.errors import DurabilityError, ReadOnlyError, StorageError
+from lumadb.storage.commit import deferred
 from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm.memory import MemoryEngine
 from lumadb.storage.shard import Shard
@@ -121,3 +123,53 @@ def test_durability_modes_through_the_api(engine: str, tmp_path: Any) -> None:
                 c.put(f"k{i}", {"i": i})
             syncs = db.stats()["shards"][0]["wal_syncs"]
             assert (syncs == 0) if mode == "off" else (1 <= syncs <= 5)
+
+
+async def _async_writes(shard: Shard, count: int) -> None:
+    async def one(i: int) -> None:
+        with deferred() as pending:
+            shard.put(b"d\x00\x00\x00\x01" + f"a-{i}".encode(), b"{}")
+        assert pending == {shard.syncer}
+        for syncer in pending:
+            await syncer.wait_async()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def test_async_waiters_share_syncs_without_blocking_the_loop() -> None:
+    engine = SlowSyncEngine(delay=0.005)
+    shard = _shard(engine, "group")
+    asyncio.run(_async_writes(shard, 200))
+    stats = shard.stats()
+    assert stats["wal_synced_writes"] == 200
+    # 200 writes made on one loop thread within a few syncs: none waited alone.
+    assert stats["wal_syncs"] <= 10
+    shard.syncer.close()
+
+
+def test_a_deferred_write_is_not_acknowledged_before_its_sync() -> None:
+    engine = SlowSyncEngine(delay=0.05)
+    shard = _shard(engine, "group")
+
+    async def run() -> tuple[int, int]:
+        with deferred() as pending:
+            shard.put(b"d\x00\x00\x00\x01x", b"{}")
+        before = engine.wal_syncs
+        await next(iter(pending)).wait_async()
+        return before, engine.wal_syncs
+
+    before, after = asyncio.run(run())
+    assert after == before + 1
+    shard.syncer.close()
+
+
+def test_async_waiters_of_a_failed_sync_all_fail() -> None:
+    engine = SlowSyncEngine(delay=0.002)
+    shard = _shard(engine, "group")
+    engine.fail_from = 1
+    with pytest.raises(DurabilityError):
+        asyncio.run(_async_writes(shard, 20))
+    assert shard.syncer.failure is not None
+    with pytest.raises(ReadOnlyError):
+        shard.put(b"d\x00\x00\x00\x01z", b"{}")
+    shard.syncer.close()
