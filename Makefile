@@ -45,10 +45,20 @@ fmt: $(STAMP) ## reformat and auto-fix lint findings
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+.PHONY: bench-tools
+bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk, redis-server, resp-benchmark)
+	@if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null \
+		|| ! command -v redis-benchmark >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk redis-server; \
+	fi
+	@$(PY) -c 'import resp_benchmark, redis' 2>/dev/null \
+		|| $(PY) -m pip install --quiet 'resp-benchmark>=0.2.5,<0.3'
+
 .PHONY: bench
-bench: $(STAMP) ## run the quick benchmark suites (results in benchmarks/results/)
+bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchmarks/results/)
 	$(PY) -m benchmarks storage --quick --json benchmarks/results/storage.json
 	$(PY) -m benchmarks durability --quick --json benchmarks/results/durability.json
+	$(PY) -m benchmarks http --quick --json benchmarks/results/http.json
 
 .PHONY: soak
 soak: $(STAMP) ## run the long reliability soaks (bounded in time)

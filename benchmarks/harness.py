@@ -303,5 +303,10 @@ SUITES: dict[str, Suite] = {
             "benchmarks.durability",
             "group commit vs fsync-per-write with 16 writers; fsync-per-write vs the raw disk",
         ),
+        Suite(
+            "http",
+            "benchmarks.http",
+            "GET/POST over loopback vs a raw-ASGI hello app on granian; YCSB C vs Redis",
+        ),
     )
 }

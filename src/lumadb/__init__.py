@@ -48,12 +48,14 @@ from lumadb.errors import (
     StorageError,
     TooManyRequests,
     Unauthorized,
+    Unavailable,
     UnsupportedMediaType,
     VersionMismatch,
 )
 
 if TYPE_CHECKING:
     from lumadb._embedded import Collection, Database
+    from lumadb.client import AsyncClient, Client
     from lumadb.clock import Clock
     from lumadb.config import Settings
 
@@ -89,9 +91,12 @@ __all__ = [
     "StorageError",
     "TooManyRequests",
     "Unauthorized",
+    "Unavailable",
     "UnsupportedMediaType",
     "VersionMismatch",
     "__version__",
+    "connect",
+    "connect_async",
     "open",
 ]
 
@@ -111,6 +116,38 @@ def open(
     from lumadb._embedded import open_database
 
     return open_database(path, config=config, clock=clock, **storage)
+
+
+def connect(
+    url: str,
+    *,
+    token: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
+) -> Client:
+    """A client of the node at ``url`` with the surface of :class:`Database`, over HTTP.
+
+    Give a ``token``, or a ``username`` and ``password`` (logged in at once, and again when
+    the token expires). See :mod:`lumadb.client` for where it differs from the embedded API.
+    """
+    from lumadb.client import connect as _connect
+
+    return _connect(url, token=token, username=username, password=password, timeout=timeout)
+
+
+def connect_async(
+    url: str,
+    *,
+    token: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
+) -> AsyncClient:
+    """Like :func:`connect`, for asyncio: ``async with lumadb.connect_async(url, ...) as db``."""
+    from lumadb.client import connect_async as _connect_async
+
+    return _connect_async(url, token=token, username=username, password=password, timeout=timeout)
 
 
 def __getattr__(name: str) -> object:

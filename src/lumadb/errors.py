@@ -32,6 +32,7 @@ Tree::
     │   └── VersionMismatch (412)
     ├── DataDirLocked (423)
     ├── DatabaseClosed (503)
+    ├── Unavailable (503)
     └── StorageError (500)
         ├── ReadOnlyError (503)
         │   └── DurabilityError
@@ -72,8 +73,10 @@ __all__ = [
     "StorageError",
     "TooManyRequests",
     "Unauthorized",
+    "Unavailable",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "error_from_code",
 ]
 
 
@@ -259,6 +262,13 @@ class DatabaseClosed(LumaError):
     status = 503
 
 
+class Unavailable(LumaError):
+    """A part of the node (another shard worker) cannot be reached right now; retry."""
+
+    code = "unavailable"
+    status = 503
+
+
 class StorageError(LumaError):
     """The storage engine failed; the message says how."""
 
@@ -297,3 +307,16 @@ class BackupError(StorageError):
     """A backup could not be taken or restored."""
 
     code = "backup_failed"
+
+
+def _by_code(root: type[LumaError]) -> dict[str, type[LumaError]]:
+    found = {root.code: root}
+    for sub in root.__subclasses__():
+        found.update(_by_code(sub))
+    return found
+
+
+def error_from_code(code: object, message: object) -> LumaError:
+    """The error a peer or server reported as ``{"code", "message"}``, as its own class."""
+    cls = _by_code(LumaError).get(str(code), LumaError)
+    return cls(str(message))

@@ -48,9 +48,12 @@ def test_public_names_are_pinned() -> None:
             "StorageError",
             "TooManyRequests",
             "Unauthorized",
+            "Unavailable",
             "UnsupportedMediaType",
             "VersionMismatch",
             "__version__",
+            "connect",
+            "connect_async",
             "open",
         ]
     )
@@ -71,7 +74,7 @@ def test_every_error_has_a_code_and_status() -> None:
 
 
 def test_import_is_cheap() -> None:
-    heavy = ["rocksdict", "faiss", "torch", "duckdb", "granian", "uvicorn", "numpy"]
+    heavy = ["rocksdict", "faiss", "torch", "duckdb", "granian", "uvicorn", "numpy", "httpx"]
     code = f"import sys, lumadb; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -93,6 +96,7 @@ ALLOWED = {
     "_embedded": BASE | {"service", "storage"},
     "api": BASE | {"service", "catalog"},
     "server": BASE | {"service", "catalog", "storage", "api", "_embedded"},
+    "client": BASE | {"service"},
 }
 
 

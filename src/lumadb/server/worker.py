@@ -7,7 +7,11 @@ the write-ahead log), so SIGTERM and SIGINT shut the node down cleanly.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from lumadb.api.app import LumaApp
@@ -28,6 +32,7 @@ __all__ = ["build_app", "create_app"]
 
 # Threads for writes waiting on their WAL sync and for password hashing.
 BLOCKING_THREADS = 32
+_PR_SET_PDEATHSIG = 1
 
 _log = logging.getLogger("lumadb.server")
 
@@ -68,8 +73,20 @@ def build_app(settings: Settings, clock: Clock | None = None) -> LumaApp:
     return LumaApp(lambda: open_context(settings, chosen), close_context)
 
 
+def _die_with_parent() -> None:
+    # A worker whose node process was killed (SIGKILL cannot be caught, so nobody stops the
+    # workers) must not keep the port and the shards: ask the kernel for SIGTERM when the
+    # parent goes, and leave at once if it is already gone.
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:
+        raise SystemExit("the node process is gone")
+
+
 def create_app() -> LumaApp:
     """The factory the HTTP server calls in each worker process."""
+    _die_with_parent()
     settings = settings_from_handoff()
     configure_logging(settings)
     for name in failpoints():

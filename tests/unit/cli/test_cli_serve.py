@@ -76,7 +76,11 @@ def server(config_file: Path, data_dir: Path, port: int) -> Iterator[subprocess.
         yield proc
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         proc.wait()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
@@ -120,6 +124,19 @@ def test_the_generated_admin_password_works_and_is_shown_once(
         _, again, _ = _finish(proc)
     assert "generated password" not in again
     assert password not in again
+
+
+def test_workers_do_not_outlive_a_killed_node(server: subprocess.Popen[str], port: int) -> None:
+    import psutil
+
+    workers = psutil.Process(server.pid).children(recursive=True)
+    assert workers
+    server.kill()  # SIGKILL: the node cannot stop its workers itself
+    server.wait()
+    _, alive = psutil.wait_procs(workers, timeout=STOP_TIMEOUT)
+    assert alive == []
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
 def test_second_process_gets_a_clear_lock_error(

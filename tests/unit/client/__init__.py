@@ -1,0 +1,1 @@
+"""Unit tests of the HTTP client (no server: httpx.MockTransport stands in for it)."""
