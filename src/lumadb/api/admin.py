@@ -100,6 +100,9 @@ class AdminRoutes:
         name = body["name"]
         if not isinstance(name, str):
             raise InvalidArgument("the collection name must be a string")
+        # The catalog looks the mode up in a dict: an object or a list there would be a 500.
+        if not isinstance(body.get("changefeed", "new"), str):
+            raise InvalidArgument('"changefeed" must be "new" or "new_and_old"')
         actor.require("admin", name)
         options = {"changefeed": body["changefeed"]} if "changefeed" in body else {}
         described = await self.ctx.blocking(self._create, name, options)
@@ -153,6 +156,9 @@ class AdminRoutes:
         body = _fields(await self._body(request), {"password", "roles"}, set(), "a user change")
         if not body:
             raise InvalidArgument('send "password" and/or "roles"')
+        # None means "unchanged" further down: a null here would be a silent no-op.
+        if "roles" in body and body["roles"] is None:
+            raise InvalidArgument('"roles" must be a list of role names')
         if "roles" in body or params["name"] != actor.name:
             actor.require_system("change other users or roles")
         hashed = None

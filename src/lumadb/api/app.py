@@ -9,8 +9,9 @@ becomes a response in :func:`lumadb.api.errors.error_response`. Unknown paths un
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import os
+import random
 import time
 from collections.abc import Callable
 
@@ -27,14 +28,22 @@ __all__ = ["LumaApp", "build_router"]
 
 _log = logging.getLogger("lumadb.api")
 _UNMATCHED = "(unmatched)"
+_current_task = asyncio.current_task
+_running_loop = asyncio.get_running_loop
+_id_prefix = f"{random.getrandbits(32):08x}"  # per process; not a secret
+_ids = itertools.count(1)
 
 
 def build_router(ctx: ApiContext, metrics: Metrics) -> Router:
     """Every route of the API."""
+    from lumadb.api import docs
+
     router = Router()
     SystemRoutes(ctx, metrics).register(router)
     AdminRoutes(ctx).register(router)
     DocumentRoutes(ctx).register(router)
+    # Last: it documents every route registered before it (and fails on one it cannot).
+    docs.register(router)
     return router
 
 
@@ -42,7 +51,7 @@ def _request_id(request: Request) -> str:
     given = request.header(b"x-request-id")
     if given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum():
         return given.decode()
-    return os.urandom(8).hex()
+    return f"{_id_prefix}{next(_ids):08x}"
 
 
 class LumaApp:
@@ -54,6 +63,7 @@ class LumaApp:
         self.metrics = Metrics()
         self.ctx: ApiContext | None = None
         self.router: Router | None = None
+        self._expired: set[asyncio.Task[object]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -138,9 +148,24 @@ class LumaApp:
         actor = (
             None if route.public else self.ctx.auth.authenticate(request.header(b"authorization"))
         )
+        if not route.timed:  # it never awaits, so a cancellation could not take effect
+            return await route.handler(request, params, actor)
         limit = self.ctx.settings.server.request_timeout
+        task = _current_task()
+        assert task is not None
+        # One timer handle per request (cheaper than asyncio.timeout's context manager).
+        timer = _running_loop().call_later(limit, self._expire, task)
         try:
-            async with asyncio.timeout(limit):
-                return await route.handler(request, params, actor)
-        except TimeoutError:
+            return await route.handler(request, params, actor)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise  # the client went away or the server is stopping
+            self._expired.discard(task)
+            task.uncancel()
             raise RequestTimeout(f"the request took longer than {limit:g} s") from None
+        finally:
+            timer.cancel()
+
+    def _expire(self, task: asyncio.Task[object]) -> None:
+        self._expired.add(task)
+        task.cancel()

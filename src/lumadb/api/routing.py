@@ -25,7 +25,9 @@ Handler = Callable[[Request, Params, Any], Awaitable[Response]]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One route. ``public`` routes are served without a token."""
+    """One route. ``public`` routes are served without a token; ``timed`` ones under the
+    request timeout (a handler that never awaits cannot be cancelled, so it skips the timer).
+    """
 
     method: str
     template: str
@@ -33,60 +35,84 @@ class Route:
     public: bool
     summary: str
     segments: tuple[str, ...]
+    timed: bool = True
 
-    def match(self, parts: list[str]) -> Params | None:
-        """The path parameters when ``parts`` fits this template, else None."""
-        params: Params = {}
-        for want, got in zip(self.segments, parts, strict=True):
-            if want.startswith("{"):
-                if not got:
-                    return None
-                params[want[1:-1]] = got
-            elif want != got:
-                return None
-        return params
+
+class _Node:
+    """One path segment of the route trie."""
+
+    __slots__ = ("literal", "param", "routes")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.routes: dict[str, Route] = {}
 
 
 class Router:
-    """Routes by method and path template."""
+    """Routes by method and path template, matched through a trie (one dict step a segment)."""
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        self._by_length: dict[int, list[Route]] = {}
+        self._root = _Node()
 
     def add(
-        self, method: str, template: str, handler: Handler, *, summary: str, public: bool = False
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        *,
+        summary: str,
+        public: bool = False,
+        timed: bool = True,
     ) -> None:
         """Register ``handler`` for ``method`` on ``template`` (``/api/v1/{collection}``)."""
         segments = tuple(template.split("/")[1:])
-        route = Route(method, template, handler, public, summary, segments)
+        route = Route(method, template, handler, public, summary, segments, timed)
+        node = self._root
+        for segment in segments:
+            if segment.startswith("{"):
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        if method in node.routes:
+            raise ValueError(f"{method} {template} is registered twice")
+        node.routes[method] = route
         self.routes.append(route)
-        bucket = self._by_length.setdefault(len(segments), [])
-        bucket.append(route)
-        # Literal segments before parameters, left to right.
-        bucket.sort(key=lambda r: [s.startswith("{") for s in r.segments])
 
     def match(self, method: str, parts: list[str]) -> tuple[Route, Params]:
-        """The route for a request; :class:`NotFound` or :class:`MethodNotAllowed` if none."""
-        allowed: list[str] = []
-        shape: tuple[bool, ...] | None = None
-        for route in self._by_length.get(len(parts), ()):
-            params = route.match(parts)
-            if params is None:
-                continue
-            # Only the most literal template that fits the path counts: PUT on
-            # /api/v1/_collections is a 405 there, not a document write to "_collections".
-            mine = tuple(s.startswith("{") for s in route.segments)
-            if shape is None:
-                shape = mine
-            elif mine != shape:
-                break
-            if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route, params
-            allowed.append(route.method)
-        if allowed:
+        """The route for a request; :class:`NotFound` or :class:`MethodNotAllowed` if none.
+
+        Literal segments win over parameters, and only the most literal template that fits
+        counts: PUT on /api/v1/_collections is a 405 there, not a write to "_collections".
+        """
+        node = _find(self._root, parts, 0)
+        if node is None:
+            raise NotFound("no such route: /" + "/".join(parts))
+        route = node.routes.get(method) or (node.routes.get("GET") if method == "HEAD" else None)
+        if route is None:
+            allowed = tuple(sorted(node.routes))
             raise MethodNotAllowed(
-                f"{method} is not allowed here; allowed: {', '.join(sorted(set(allowed)))}",
-                tuple(sorted(set(allowed))),
+                f"{method} is not allowed here; allowed: {', '.join(allowed)}", allowed
             )
-        raise NotFound("no such route: " + "/" + "/".join(parts))
+        params = {
+            segment[1:-1]: part
+            for segment, part in zip(route.segments, parts, strict=True)
+            if segment.startswith("{")
+        }
+        return route, params
+
+
+def _find(node: _Node, parts: list[str], at: int) -> _Node | None:
+    if at == len(parts):
+        return node if node.routes else None
+    part = parts[at]
+    child = node.literal.get(part)
+    if child is not None:
+        found = _find(child, parts, at + 1)
+        if found is not None:
+            return found
+    if node.param is not None and part:
+        return _find(node.param, parts, at + 1)
+    return None

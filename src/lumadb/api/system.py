@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import threading
 from collections.abc import Iterator
 
 from lumadb.api._wire import Request, Response, json_response
@@ -12,6 +11,8 @@ from lumadb.api.routing import Params, Router
 from lumadb.service.permissions import Actor
 
 __all__ = ["Metrics", "SystemRoutes"]
+
+_bisect = bisect.bisect_left
 
 # Request latency buckets, seconds (Prometheus' defaults, with finer steps below 5 ms).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -28,28 +29,30 @@ _SHARD_FIGURES = {
 
 
 class Metrics:
-    """Request counts and latency histograms per route template and status."""
+    """Request counts and latency histograms per route template and status.
+
+    Only the event loop's thread records and reads them, so no lock is needed.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, int], int] = {}
         # Per route: one count per bucket, then the +Inf bucket, then the sum of seconds.
         self._latency: dict[tuple[str, str], list[float]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        with self._lock:
-            key = (method, route, status)
-            self._counts[key] = self._counts.get(key, 0) + 1
-            hist = self._latency.setdefault((method, route), [0.0] * (len(BUCKETS) + 2))
-            hist[bisect.bisect_left(BUCKETS, seconds)] += 1
-            hist[-1] += seconds
+        key = (method, route, status)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        hist = self._latency.get((method, route))
+        if hist is None:
+            hist = self._latency[method, route] = [0.0] * (len(BUCKETS) + 2)
+        hist[_bisect(BUCKETS, seconds)] += 1
+        hist[-1] += seconds
 
     def lines(self) -> Iterator[str]:
         """The request metrics in Prometheus text format."""
-        with self._lock:
-            counts = dict(self._counts)
-            latency = {k: list(v) for k, v in self._latency.items()}
+        counts = dict(self._counts)
+        latency = {k: list(v) for k, v in self._latency.items()}
         yield "# HELP luma_http_requests_total HTTP requests by route and status"
         yield "# TYPE luma_http_requests_total counter"
         for (method, route, status), n in sorted(counts.items()):

@@ -24,6 +24,7 @@ __all__ = ["ACCOUNTS_RECORD", "KEY_PREFIX", "AccountStore", "hash_key_secret"]
 
 ACCOUNTS_RECORD = "accounts"
 KEY_PREFIX = "luma_"
+MAX_KEY_LIFETIME = 100 * 365 * 86400
 
 
 def hash_key_secret(secret: str) -> str:
@@ -133,9 +134,14 @@ class AccountStore:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
             raise InvalidArgument("an API key needs a name of 1-100 characters")
         if expires_in is not None and (
-            not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0
+            not isinstance(expires_in, int)
+            or isinstance(expires_in, bool)
+            or not 0 < expires_in <= MAX_KEY_LIFETIME
         ):
-            raise InvalidArgument("expires_in must be a positive number of seconds")
+            raise InvalidArgument(
+                f"expires_in must be a whole number of seconds from 1 to {MAX_KEY_LIFETIME} "
+                "(100 years), or null for a key that does not expire"
+            )
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         now = self._clock.now_ms()

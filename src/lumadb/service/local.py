@@ -217,6 +217,13 @@ class LocalService:
         value = self._shard_for(key).get(key)
         return None if value is None else (_decode_stored(value), codec.version_of(value))
 
+    def get_stored(self, collection: str, doc_id: str) -> tuple[bytes, int] | None:
+        """A document's stored JSON (compact, as orjson writes it) and its version."""
+        spec = self._specs.get(collection) or self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        value = self._shard_for(key).get(key)
+        return None if value is None else (bytes(value), codec.version_of(value))
+
     def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
         """Replace a document only if it is at ``version`` (``None``: only if it is absent).
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from lumadb.api.auth.passwords import dummy_verify, verify_password
 from lumadb.api.auth.ratelimit import LoginLimiter
 from lumadb.api.auth.tokens import TokenIssuer
+from lumadb.catalog.users import Accounts
 from lumadb.errors import Unauthorized
 from lumadb.service.accounts import KEY_PREFIX, AccountStore
 from lumadb.service.permissions import Actor, actor_for, actor_for_key
@@ -41,6 +42,9 @@ class LocalAuthEngine:
         self._accounts = accounts
         self._issuer = issuer
         self._limiter = limiter
+        # Actors by user name for one value of the accounts (they are immutable values).
+        self._actors: dict[str, Actor] = {}
+        self._actors_of: Accounts | None = None
 
     def login(self, username: object, password: object, address: str) -> tuple[str, int]:
         """Check a password (slow on purpose: argon2) and issue a token."""
@@ -76,7 +80,13 @@ class LocalAuthEngine:
                 raise Unauthorized("the API key is unknown, revoked or expired")
             return actor_for_key(key, self._accounts.accounts)
         claims = self._issuer.verify(text)
-        user = self._accounts.user(claims.sub) if claims.kind == "user" else None
+        accounts = self._accounts.accounts
+        user = accounts.users.get(claims.sub) if claims.kind == "user" else None
         if user is None:
             raise Unauthorized("the token's user no longer exists")
-        return actor_for(user, self._accounts.accounts)
+        if accounts is not self._actors_of:  # any change to the accounts resets the cache
+            self._actors, self._actors_of = {}, accounts
+        actor = self._actors.get(user.name)
+        if actor is None:
+            actor = self._actors[user.name] = actor_for(user, accounts)
+        return actor

@@ -166,3 +166,24 @@ def test_a_custom_issuer_is_required_to_match() -> None:
     assert other.verify(token).sub == "ada"
     with pytest.raises(Unauthorized, match="issuer"):
         _issuer(clock).verify(token)
+
+
+def test_a_cached_token_still_expires() -> None:
+    clock = ManualClock()
+    issuer = _issuer(clock, lifetime=60.0, leeway=0.0)
+    token, _ = issuer.issue("ada")
+    assert issuer.verify(token).sub == "ada"
+    assert issuer.verify(token).sub == "ada"  # served from the cache of verified tokens
+    clock.advance(61)
+    with pytest.raises(Unauthorized, match="expired"):
+        issuer.verify(token)
+
+
+def test_the_cache_never_accepts_a_changed_token() -> None:
+    issuer = _issuer(ManualClock())
+    token, _ = issuer.issue("ada")
+    issuer.verify(token)
+    head, body, signature = token.split(".")
+    tampered = ".".join((head, body, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")))
+    with pytest.raises(Unauthorized):
+        issuer.verify(tampered)
