@@ -70,17 +70,21 @@ async def send_response(send: Send, response: Response, request_id: str) -> None
 class Request:
     """One HTTP request: method, path segments, query, headers and a lazily read body."""
 
-    __slots__ = ("_body", "_headers", "_receive", "client", "method", "query_string", "scope")
+    __slots__ = ("_body", "_headers", "_receive", "method", "query_string", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self._receive = receive
         self.method: str = scope["method"]
         self.query_string: bytes = scope.get("query_string", b"")
-        client = scope.get("client")
-        self.client: str = str(client[0]) if client else "unknown"
         self._headers: dict[bytes, bytes] | None = None
         self._body: bytes | None = None
+
+    @property
+    def client(self) -> str:
+        """The client's address (for login limits)."""
+        client = self.scope.get("client")
+        return str(client[0]) if client else "unknown"
 
     def segments(self) -> list[str]:
         """The path split at ``/``, each part percent-decoded (so ids may hold ``%2F``)."""

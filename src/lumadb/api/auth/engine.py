@@ -8,6 +8,7 @@ request, so deleting a user or changing its roles takes effect at once.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from lumadb.api.auth.passwords import dummy_verify, verify_password
@@ -21,6 +22,7 @@ from lumadb.service.permissions import Actor, actor_for, actor_for_key
 __all__ = ["AuthEngine", "LocalAuthEngine"]
 
 _BAD_LOGIN = "invalid user name or password"
+REMEMBERED = 10_000  # headers remembered per value of the accounts
 
 
 class AuthEngine(Protocol):
@@ -42,9 +44,9 @@ class LocalAuthEngine:
         self._accounts = accounts
         self._issuer = issuer
         self._limiter = limiter
-        # Actors by user name for one value of the accounts (they are immutable values).
-        self._actors: dict[str, Actor] = {}
-        self._actors_of: Accounts | None = None
+        # Actors by Authorization header, for one value of the accounts (immutable values).
+        self._remembered: dict[bytes, tuple[Actor, float]] = {}
+        self._remembered_for: Accounts | None = None
 
     def login(self, username: object, password: object, address: str) -> tuple[str, int]:
         """Check a password (slow on purpose: argon2) and issue a token."""
@@ -64,7 +66,25 @@ class LocalAuthEngine:
         return self._issuer.issue(username)
 
     def authenticate(self, authorization: bytes | None) -> Actor:
-        """Verify ``Bearer <token>`` and find its user."""
+        """Verify ``Bearer <token>`` and find its user.
+
+        Answers are remembered by the exact header for as long as the accounts are unchanged
+        (any change to users, roles or keys is a new value and empties the memory) and the
+        credential has not expired, so a client's repeated header costs one dict lookup.
+        """
+        accounts = self._accounts.accounts
+        if accounts is not self._remembered_for:
+            self._remembered, self._remembered_for = {}, accounts
+        if authorization is not None:
+            hit = self._remembered.get(authorization)
+            if hit is not None and self._issuer.now() <= hit[1]:
+                return hit[0]
+        actor, until = self._authenticate(authorization)
+        if len(self._remembered) < REMEMBERED and authorization is not None:
+            self._remembered[authorization] = (actor, until)
+        return actor
+
+    def _authenticate(self, authorization: bytes | None) -> tuple[Actor, float]:
         if authorization is None:
             raise Unauthorized("this request needs an Authorization: Bearer <token> header")
         scheme, _, token = authorization.partition(b" ")
@@ -74,19 +94,15 @@ class LocalAuthEngine:
             text = token.strip().decode("ascii")
         except UnicodeDecodeError:
             raise Unauthorized("the token is not ASCII") from None
+        accounts = self._accounts.accounts
         if text.startswith(KEY_PREFIX):
             key = self._accounts.find_key(text)
             if key is None:
                 raise Unauthorized("the API key is unknown, revoked or expired")
-            return actor_for_key(key, self._accounts.accounts)
+            until = math.inf if key.expires_ms is None else key.expires_ms / 1000 - 0.001
+            return actor_for_key(key, accounts), until
         claims = self._issuer.verify(text)
-        accounts = self._accounts.accounts
         user = accounts.users.get(claims.sub) if claims.kind == "user" else None
         if user is None:
             raise Unauthorized("the token's user no longer exists")
-        if accounts is not self._actors_of:  # any change to the accounts resets the cache
-            self._actors, self._actors_of = {}, accounts
-        actor = self._actors.get(user.name)
-        if actor is None:
-            actor = self._actors[user.name] = actor_for(user, accounts)
-        return actor
+        return actor_for(user, accounts), self._issuer.valid_until(claims)

@@ -185,6 +185,14 @@ class TokenIssuer:
         _check_claims(payload, self._issuer)
         return payload
 
+    def valid_until(self, claims: Claims) -> float:
+        """The last second (epoch, on this issuer's clock) at which ``claims`` are valid."""
+        return claims.exp + self._leeway
+
+    def now(self) -> float:
+        """Seconds since the epoch on this issuer's clock."""
+        return self._clock.now_ms() / 1000.0
+
     def _check_times(self, payload: dict[str, Any]) -> None:
         now = self._clock.now_ms() / 1000.0
         leeway = self._leeway
