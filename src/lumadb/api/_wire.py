@@ -91,11 +91,9 @@ class Request:
         raw: bytes | None = self.scope.get("raw_path")
         if raw is None:
             return self.scope["path"].split("/")[1:]  # type: ignore[no-any-return]
-        if b"%" not in raw and b"?" not in raw:
-            try:
-                return raw.decode("ascii").split("/")[1:]  # nothing to unquote: the common case
-            except UnicodeError:
-                raise MalformedRequest("the request path is not ASCII") from None
+        if b"%" not in raw and raw.isascii():
+            # Nothing to unquote (the common case): the server's decoded path is the same.
+            return self.scope["path"].split("/")[1:]  # type: ignore[no-any-return]
         try:
             text = raw.split(b"?", 1)[0].decode("ascii")
             return [unquote(part, errors="strict") for part in text.split("/")[1:]]

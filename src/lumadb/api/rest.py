@@ -64,8 +64,9 @@ def _stored_with_id(doc_id: str, stored: bytes) -> bytes:
     """The stored JSON object with ``"id"`` first, spliced without parsing when it is safe."""
     if b'"id":' in stored:  # maybe a key "id" somewhere: let the parser decide
         return orjson.dumps(_with_id(doc_id, orjson.loads(stored)))
-    head = b'{"id":' + orjson.dumps(doc_id)
-    return head + b"}" if stored == b"{}" else head + b"," + stored[1:]
+    if stored == b"{}":
+        return b'{"id":%b}' % orjson.dumps(doc_id)
+    return b"".join((b'{"id":', orjson.dumps(doc_id), b",", memoryview(stored)[1:]))
 
 
 def _object(value: object, what: str = "the body") -> dict[str, Any]:
