@@ -47,6 +47,10 @@ def build_router(ctx: ApiContext, metrics: Metrics) -> Router:
     return router
 
 
+def _not_open(authorization: bytes | None) -> object:
+    raise DatabaseClosed("the server is starting or stopping")
+
+
 def _request_id(request: Request) -> str:
     given = request.header(b"x-request-id")
     if given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum():
@@ -64,6 +68,7 @@ class LumaApp:
         self.ctx: ApiContext | None = None
         self.router: Router | None = None
         self._expired: set[asyncio.Task[object]] = set()
+        self._authenticate: Callable[[bytes | None], object] = _not_open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -80,6 +85,7 @@ class LumaApp:
         """Build the context and routes (lifespan start-up, or directly in tests)."""
         self.ctx = self._start()
         self.router = build_router(self.ctx, self.metrics)
+        self._authenticate = self.ctx.auth.authenticate
 
     def close(self) -> None:
         """Release the context (lifespan shutdown)."""
@@ -110,9 +116,13 @@ class LumaApp:
         request_id = _request_id(request)
         template = _UNMATCHED
         try:
-            route = self._route(request)
-            template = route[0].template
-            response = await self._run(request, *route)
+            route, params = self._route(request)
+            template = route.template
+            actor = None if route.public else self._authenticate(request.header(b"authorization"))
+            if route.timed:
+                response = await self._timed(request, route, params, actor)
+            else:  # it never awaits, so a cancellation could not take effect: no timer
+                response = await route.handler(request, params, actor)
         except Exception as exc:  # every failure gets an answer
             response = error_response(exc, request_id)
         if request.method == "HEAD":
@@ -143,13 +153,10 @@ class LumaApp:
                 self.ctx.auth.authenticate(request.header(b"authorization"))
             raise
 
-    async def _run(self, request: Request, route: Route, params: dict[str, str]) -> Response:
+    async def _timed(
+        self, request: Request, route: Route, params: dict[str, str], actor: object
+    ) -> Response:
         assert self.ctx is not None
-        actor = (
-            None if route.public else self.ctx.auth.authenticate(request.header(b"authorization"))
-        )
-        if not route.timed:  # it never awaits, so a cancellation could not take effect
-            return await route.handler(request, params, actor)
         limit = self.ctx.settings.server.request_timeout
         task = _current_task()
         assert task is not None
