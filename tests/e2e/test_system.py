@@ -38,3 +38,15 @@ def test_request_ids_are_echoed_or_made(api: Api) -> None:
     made = api.call("GET", "/health", headers={"x-request-id": "bad id with spaces"})
     assert made.headers["x-request-id"] != "bad id with spaces"
     assert len(made.headers["x-request-id"]) == 16
+
+
+def test_metrics_show_shard_sizes_on_rocksdb(served_api: Api, name: str) -> None:
+    docs = served_api.collection(name)
+    served_api.call("PUT", f"/api/v1/{docs}/big", token=served_api.admin, json={"x": "y" * 5000})
+    text = served_api.call("GET", "/metrics", token=served_api.admin).text
+    sizes = [
+        int(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("luma_shard_memtable_bytes{")
+    ]
+    assert len(sizes) == 2 and sum(sizes) > 5000

@@ -23,7 +23,10 @@ _SHARD_FIGURES = {
     "wal_syncs": ("counter", "Write-ahead log syncs"),
     "wal_synced_writes": ("counter", "Writes acknowledged by those syncs"),
     "read_only": ("gauge", "1 when the shard refuses writes after an I/O failure"),
-    "live_sst_bytes": ("gauge", "Bytes of live SSTables"),
+    "sst_bytes": ("gauge", "Bytes of SSTable files"),
+    "memtable_bytes": ("gauge", "Bytes held by memtables"),
+    "live_data_bytes": ("gauge", "Estimated bytes of live data"),
+    "estimate_keys": ("gauge", "Estimated number of keys"),
     "seq": ("counter", "Last change-feed sequence number"),
 }
 
