@@ -71,6 +71,9 @@ def test_if_match_makes_writes_conditional(api: Api, name: str) -> None:
     assert exists.status_code == 409
     made = api.call("PUT", f"/api/v1/{docs}/c2", token=api.admin, json={}, headers=create_only)
     assert made.status_code == 201
+    current = {"if-match": fresh}
+    assert api.call("DELETE", path, token=api.admin, headers=current).status_code == 204
+    assert api.call("DELETE", path, token=api.admin, headers=current).status_code == 412
 
 
 def test_patch_is_a_json_merge_patch(api: Api, name: str) -> None:

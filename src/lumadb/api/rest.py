@@ -208,11 +208,8 @@ class DocumentRoutes:
         collection, doc_id = params["collection"], params["id"]
         actor.require("write", collection)
         expected = _if_match(request)
-        if expected is not None:
-            found = self.svc.get_versioned(collection, doc_id)
-            if found is None or found[1] != expected:
-                raise VersionMismatch(f"document {doc_id!r} is not at that version")
-        existed = await self.ctx.write(self.svc.delete, collection, doc_id)
+        # The version is checked under the key's lock, with the delete: no write slips between.
+        existed = await self.ctx.write(self.svc.delete, collection, doc_id, expected)
         if not existed:
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         return empty_response(204)

@@ -260,11 +260,16 @@ class LocalService:
                     out[pos] = _decode_stored(value)
         return out
 
-    def delete(self, collection: str, doc_id: str) -> bool:
-        """Delete a document; returns whether it existed."""
+    def delete(self, collection: str, doc_id: str, version: int | None = None) -> bool:
+        """Delete a document; returns whether it existed.
+
+        With ``version`` only while the document is at it (else
+        :class:`~lumadb.errors.VersionMismatch`), checked under the key's lock.
+        """
         spec = self._spec(collection)
         key = spec.prefix + keys.encode_id(doc_id)
-        return self.store.shard_for(key).delete(key, spec.images)
+        expect = NO_EXPECT if version is None else version
+        return self.store.shard_for(key).delete(key, spec.images, expect)
 
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard."""
