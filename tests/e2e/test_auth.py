@@ -190,3 +190,51 @@ def test_a_key_loses_what_its_owner_loses(api: Api, name: str) -> None:
     assert api.call("PUT", f"/api/v1/{docs}/a", token=key, json={}).status_code == 403
     assert api.call("DELETE", f"/api/v1/_users/{name}", token=api.admin).status_code == 204
     assert api.call("GET", f"/api/v1/{docs}/a", token=key).status_code == 401
+
+
+def test_row_filters_keep_users_to_their_own_documents(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    grant = {"actions": ["read", "write"], "rows": {"owner": "$user"}}
+    role = {"name": f"{name}_own", "grants": {docs: grant}}
+    assert api.call("POST", "/api/v1/_roles", token=api.admin, json=role).status_code == 201
+    ann, bob = api.user(f"{name}_ann", [role["name"]]), api.user(f"{name}_bob", [role["name"]])
+    a, b = f"{name}_ann", f"{name}_bob"
+    assert api.call("PUT", f"/api/v1/{docs}/a1", token=ann, json={"owner": a}).status_code == 200
+    assert (
+        api.call("POST", f"/api/v1/{docs}", token=bob, json={"id": "b1", "owner": b}).status_code
+        == 201
+    )
+    # Bob cannot see, change, take over or delete Ann's document, nor write one in her name.
+    refused = {
+        "read": api.call("GET", f"/api/v1/{docs}/a1", token=bob).status_code,
+        "replace": api.call("PUT", f"/api/v1/{docs}/a1", token=bob, json={"owner": b}).status_code,
+        "patch": api.call("PATCH", f"/api/v1/{docs}/a1", token=bob, json={"x": 1}).status_code,
+        "delete": api.call("DELETE", f"/api/v1/{docs}/a1", token=bob).status_code,
+        "forge": api.call("PUT", f"/api/v1/{docs}/b2", token=bob, json={"owner": a}).status_code,
+        "create": api.call("POST", f"/api/v1/{docs}", token=bob, json={"owner": a}).status_code,
+        "give away": api.call(
+            "PATCH", f"/api/v1/{docs}/b1", token=bob, json={"owner": a}
+        ).status_code,
+        "bulk": api.call(
+            "POST", f"/api/v1/{docs}/_bulk", token=bob, content=f'{{"id": "a1", "owner": "{b}"}}'
+        ).status_code,
+    }
+    assert refused == {
+        "read": 404,
+        "replace": 403,
+        "patch": 404,
+        "delete": 404,
+        "forge": 403,
+        "create": 403,
+        "give away": 403,
+        "bulk": 403,
+    }
+    listed = api.call("GET", f"/api/v1/{docs}", token=bob).json()["items"]
+    assert [d["id"] for d in listed] == ["b1"]
+    assert api.call("GET", f"/api/v1/{docs}/a1", token=ann).json()["owner"] == a
+    assert api.call("GET", f"/api/v1/{docs}/a1", token=api.admin).status_code == 200
+    bad = {
+        "name": f"{name}_bad",
+        "grants": {docs: {"actions": ["read"], "rows": {"x": {"$no": 1}}}},
+    }
+    assert api.call("POST", "/api/v1/_roles", token=api.admin, json=bad).status_code == 400

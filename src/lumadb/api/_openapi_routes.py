@@ -84,14 +84,29 @@ def _object(properties: Schema, required: Iterable[str] = (), **extra: Any) -> S
 
 STRING: Schema = {"type": "string"}
 _MS: Schema = {"type": "integer", "minimum": 0, "description": "milliseconds since the epoch"}
+_ACTIONS: Schema = {"type": "array", "items": {"enum": ["read", "write", "admin"]}, "minItems": 1}
 _GRANTS: Schema = {
     "type": "object",
-    "description": 'actions per collection name, "*" for every collection',
+    "description": (
+        'actions per collection name ("*" for every collection), or {"actions", "rows"} to '
+        'reach only the documents the filter "rows" matches ("$user" is the caller)'
+    ),
     "additionalProperties": {
-        "type": "array",
-        "items": {"enum": ["read", "write", "admin"]},
-        "minItems": 1,
+        "oneOf": [
+            _ACTIONS,
+            {
+                "type": "object",
+                "properties": {"actions": _ACTIONS, "rows": {"type": "object"}},
+                "required": ["actions", "rows"],
+                "additionalProperties": False,
+            },
+        ]
     },
+}
+_ME_GRANTS: Schema = {
+    "type": "object",
+    "description": 'actions per collection name, "*" for every collection',
+    "additionalProperties": _ACTIONS,
 }
 _DOCUMENT_ID: Schema = {
     "type": "string",
@@ -201,7 +216,7 @@ SCHEMAS: dict[str, Schema] = {
         ("access_token", "token_type", "expires_in"),
     ),
     "Me": _object(
-        {"name": STRING, "grants": _GRANTS, "system": {"type": "boolean"}},
+        {"name": STRING, "grants": _ME_GRANTS, "system": {"type": "boolean"}},
         ("name", "grants", "system"),
     ),
     "Password": {"type": "string", "minLength": 8, "maxLength": 1024},

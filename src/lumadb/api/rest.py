@@ -21,6 +21,7 @@ from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
 from lumadb.errors import (
     DocumentNotFound,
+    Forbidden,
     InvalidArgument,
     InvalidDocument,
     MalformedRequest,
@@ -119,6 +120,12 @@ def _where(text: str | None, max_depth: int) -> Predicate | None:
     return compile_filter(spec)
 
 
+def _both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
+    if first is None or second is None:
+        return first or second
+    return lambda doc: first(doc) and second(doc)
+
+
 def _cursor(doc_id: str) -> str:
     return base64.urlsafe_b64encode(doc_id.encode()).rstrip(b"=").decode("ascii")
 
@@ -129,6 +136,35 @@ class DocumentRoutes:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
         self.svc = ctx.service
+
+    def _row_guard(
+        self, actor: Actor, collection: str, doc_id: str, new: dict[str, Any]
+    ) -> tuple[bool, int | None]:
+        """For a caller limited to some rows: whether it is, and the version it may replace."""
+        keep = actor.rows("write", collection)
+        if keep is None:
+            return False, None
+        found = self.svc.get_versioned(collection, doc_id)
+        if found is not None and not keep(_with_id(doc_id, found[0])):
+            raise Forbidden(f"document {doc_id!r} is outside the rows {actor.name!r} may write")
+        if not keep(_with_id(doc_id, new)):
+            raise Forbidden(f"the new document is outside the rows {actor.name!r} may write")
+        return True, None if found is None else found[1]
+
+    def _bulk_rows(
+        self, actor: Actor, collection: str, pairs: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        # Checked before the batch is written; a concurrent write to one of these ids in
+        # between is not seen (the batch itself stays atomic per shard).
+        keep = actor.rows("write", collection)
+        if keep is None:
+            return
+        existing = self.svc.get_many(collection, [i for i, _ in pairs])
+        for (doc_id, doc), old in zip(pairs, existing, strict=True):
+            if not keep(_with_id(doc_id, doc)) or (
+                old is not None and not keep(_with_id(doc_id, old))
+            ):
+                raise Forbidden(f"document {doc_id!r} is outside the rows {actor.name!r} may write")
 
     def register(self, router: Router) -> None:
         """Add the document routes."""
@@ -150,7 +186,10 @@ class DocumentRoutes:
         collection, doc_id = params["collection"], params["id"]
         actor.require("read", collection)
         found = self.svc.get_stored(collection, doc_id)
-        if found is None:
+        keep = actor.rows("read", collection)
+        if found is None or (
+            keep is not None and not keep(_with_id(doc_id, orjson.loads(found[0])))
+        ):
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         stored, version = found
         etag = _etag(version)
@@ -164,6 +203,9 @@ class DocumentRoutes:
         collection = params["collection"]
         actor.require("write", collection)
         doc = _object(await self._body(request))
+        keep = actor.rows("write", collection)
+        if keep is not None and not keep(doc):
+            raise Forbidden(f"the document is outside the rows {actor.name!r} may write")
         doc_id = await self.ctx.write(self.svc.insert, collection, doc)
         # Percent-encoded like ids in request paths: "a/b" is a%2Fb, and headers stay ASCII.
         location = f"/api/v1/{collection}/{quote(doc_id, safe='')}".encode()
@@ -174,10 +216,16 @@ class DocumentRoutes:
         collection, doc_id = params["collection"], params["id"]
         actor.require("write", collection)
         doc = _object(await self._body(request))
+        guarded, current = self._row_guard(actor, collection, doc_id, doc)
         if request.header(b"if-none-match") == b"*":
             version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, None)
             return json_response({"id": doc_id}, 201, [(b"etag", _etag(version))])
         expected = _if_match(request)
+        if expected is None and guarded:
+            expected = current  # the version checked against the rows: nothing slips between
+            if expected is None:
+                version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, None)
+                return json_response({"id": doc_id}, headers=[(b"etag", _etag(version))])
         if expected is None:
             await self.ctx.write(self.svc.put, collection, doc_id, doc)
             return json_response({"id": doc_id})
@@ -195,10 +243,15 @@ class DocumentRoutes:
         if found is None:
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         doc, version = found
+        keep = actor.rows("write", collection)
+        if keep is not None and not keep(_with_id(doc_id, doc)):
+            raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         expected = _if_match(request)
         if expected is not None and expected != version:
             raise VersionMismatch(f"document {doc_id!r} has changed since that version")
         merged = merge_patch(doc, patch)
+        if keep is not None and not keep(_with_id(doc_id, merged)):
+            raise Forbidden(f"the patched document is outside the rows {actor.name!r} may write")
         # Conditional on the version read, so a concurrent write is never silently undone.
         new_version = await self.ctx.write(self.svc.put_if, collection, doc_id, merged, version)
         return json_response(_with_id(doc_id, merged), headers=[(b"etag", _etag(new_version))])
@@ -208,6 +261,12 @@ class DocumentRoutes:
         collection, doc_id = params["collection"], params["id"]
         actor.require("write", collection)
         expected = _if_match(request)
+        keep = actor.rows("write", collection)
+        if keep is not None:
+            found = self.svc.get_versioned(collection, doc_id)
+            if found is None or not keep(_with_id(doc_id, found[0])):
+                raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
+            expected = found[1] if expected is None else expected
         # The version is checked under the key's lock, with the delete: no write slips between.
         existed = await self.ctx.write(self.svc.delete, collection, doc_id, expected)
         if not existed:
@@ -228,7 +287,7 @@ class DocumentRoutes:
         limit = _int_param(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = _int_param(query, "offset", 0, MAX_OFFSET)
         after = _cursor_id(query["cursor"]) if "cursor" in query else None
-        keep = _where(query.get("where"), self.ctx.max_depth)
+        keep = _both(_where(query.get("where"), self.ctx.max_depth), actor.rows("read", collection))
         rows: Iterator[tuple[str, dict[str, Any]]] = self.svc.scan(
             collection, ScanRange(prefix=query.get("prefix") or None, start=after)
         )
@@ -272,5 +331,6 @@ class DocumentRoutes:
             pairs.append((new_id() if doc_id is _MISSING else doc_id, doc))
         if not pairs:
             raise InvalidArgument("the body holds no documents (one JSON object per line)")
+        self._bulk_rows(actor, collection, pairs)
         count = await self.ctx.write(self.svc.put_many, collection, pairs)
         return json_response({"count": count, "ids": [i for i, _ in pairs]})

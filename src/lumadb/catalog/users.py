@@ -45,11 +45,17 @@ def validate_user_name(name: object, what: str = "user name") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """Actions granted per collection (``*`` = every collection)."""
+    """Actions granted per collection (``*`` = every collection), optionally only on rows.
+
+    ``rows`` maps a collection (or ``*``) to a filter in the listing's syntax (see
+    :mod:`lumadb.service.filters`; the string ``"$user"`` stands for the caller's name): the
+    role's actions there reach only the documents it matches.
+    """
 
     name: str
     grants: Mapping[str, frozenset[str]]
     system: bool = False
+    rows: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, name: object, grants: object, system: object = False) -> Role:
@@ -61,7 +67,16 @@ class Role:
                 'a role needs "grants": {"<collection>" or "*": ["read", "write", "admin"]}'
             )
         checked: dict[str, frozenset[str]] = {}
-        for collection, actions in grants.items():
+        rows: dict[str, Any] = {}
+        for collection, grant in grants.items():
+            actions = grant
+            if isinstance(grant, dict):
+                if set(grant) - {"actions", "rows"} or not isinstance(grant.get("rows"), dict):
+                    raise InvalidArgument(
+                        f'grants for {collection!r}: use a list of actions or '
+                        '{"actions": [...], "rows": {<filter>}}'
+                    )
+                actions, rows[collection] = grant.get("actions"), grant["rows"]
             if not isinstance(actions, list) or not actions:
                 raise InvalidArgument(f"grants for {collection!r} must be a non-empty list")
             unknown = [a for a in actions if a not in ACTIONS]
@@ -72,12 +87,28 @@ class Role:
             checked[collection] = frozenset(actions)
         if not isinstance(system, bool):
             raise InvalidArgument('"system" must be true or false')
-        return cls(name, checked, system)
+        return cls(name, checked, system, rows)
 
     def to_record(self) -> dict[str, Any]:
         """The stored and shown form."""
-        grants = {c: sorted(a, key=ACTIONS.index) for c, a in sorted(self.grants.items())}
+        grants: dict[str, Any] = {}
+        for collection, actions in sorted(self.grants.items()):
+            listed = sorted(actions, key=ACTIONS.index)
+            rows = self.rows.get(collection)
+            grants[collection] = listed if rows is None else {"actions": listed, "rows": rows}
         return {"name": self.name, "grants": grants, "system": self.system}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Role:
+        """Read :meth:`to_record` output back."""
+        grants: dict[str, frozenset[str]] = {}
+        rows: dict[str, Any] = {}
+        for collection, grant in record["grants"].items():
+            if isinstance(grant, dict):
+                rows[collection] = grant["rows"]
+                grant = grant["actions"]
+            grants[collection] = frozenset(grant)
+        return cls(record["name"], grants, record["system"], rows)
 
 
 BUILTIN_ROLES: Mapping[str, Role] = {
@@ -255,12 +286,7 @@ class Accounts:
                 u["name"]: User(u["name"], u["password_hash"], tuple(u["roles"]), u["created_ms"])
                 for u in data["users"]
             }
-            roles = {
-                r["name"]: Role(
-                    r["name"], {c: frozenset(a) for c, a in r["grants"].items()}, r["system"]
-                )
-                for r in data["roles"]
-            }
+            roles = {r["name"]: Role.from_record(r) for r in data["roles"]}
             keys = {
                 k["id"]: ApiKey(
                     k["id"],
@@ -273,6 +299,6 @@ class Accounts:
                 )
                 for k in data.get("keys", [])
             }
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptionError(f"the stored accounts do not parse: {exc}") from None
         return cls(users, roles, keys)

@@ -18,7 +18,9 @@ from typing import Any
 from lumadb.catalog.users import Accounts, ApiKey, Role, User, validate_user_name
 from lumadb.clock import Clock
 from lumadb.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from lumadb.service.filters import compile_filter
 from lumadb.service.local import LocalService
+from lumadb.service.permissions import with_user
 
 __all__ = ["ACCOUNTS_RECORD", "KEY_PREFIX", "AccountStore", "hash_key_secret"]
 
@@ -115,6 +117,11 @@ class AccountStore:
     def put_role(self, name: object, grants: object, system: object = False) -> dict[str, Any]:
         """Create or replace a custom role."""
         role = Role.build(name, grants, system)
+        for collection, spec in role.rows.items():
+            try:
+                compile_filter(with_user(spec, "someone"))
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"rows of {collection!r}: {exc.message}") from None
         return self._change(lambda a: a.with_role(role)).roles[role.name].to_record()
 
     def delete_role(self, name: str) -> None:

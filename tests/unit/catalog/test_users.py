@@ -55,7 +55,9 @@ def test_a_key_keeps_only_roles_its_owner_still_covers() -> None:
 
 
 def test_the_stored_form_round_trips() -> None:
-    accounts = _accounts()
+    own = Role.build("own", {"notes": {"actions": ["read"], "rows": {"owner": "$user"}}})
+    accounts = _accounts().with_role(own)
+    assert accounts.roles["own"].rows == {"notes": {"owner": "$user"}}
     assert Accounts.decode(accounts.encode()) == accounts
     with pytest.raises(CorruptionError):
         Accounts.decode(b'{"users": 3}')
