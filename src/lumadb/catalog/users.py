@@ -73,7 +73,7 @@ class Role:
             if isinstance(grant, dict):
                 if set(grant) - {"actions", "rows"} or not isinstance(grant.get("rows"), dict):
                     raise InvalidArgument(
-                        f'grants for {collection!r}: use a list of actions or '
+                        f"grants for {collection!r}: use a list of actions or "
                         '{"actions": [...], "rows": {<filter>}}'
                     )
                 actions, rows[collection] = grant.get("actions"), grant["rows"]
