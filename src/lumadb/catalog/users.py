@@ -104,10 +104,11 @@ class Role:
         grants: dict[str, frozenset[str]] = {}
         rows: dict[str, Any] = {}
         for collection, grant in record["grants"].items():
+            actions = grant
             if isinstance(grant, dict):
                 rows[collection] = grant["rows"]
-                grant = grant["actions"]
-            grants[collection] = frozenset(grant)
+                actions = grant["actions"]
+            grants[collection] = frozenset(actions)
         return cls(record["name"], grants, record["system"], rows)
 
 
