@@ -25,6 +25,14 @@ async def _slow(delay: float, value: Any) -> Any:
     return value
 
 
+_GATE: dict[str, asyncio.Event] = {}
+
+
+async def _gated(value: Any) -> Any:
+    await _GATE["gate"].wait()  # answered only after the test opens the gate
+    return value
+
+
 async def _missing(doc_id: str) -> None:
     raise DocumentNotFound(f"document {doc_id!r} does not exist")
 
@@ -33,7 +41,13 @@ async def _broken() -> None:
     raise RuntimeError("a bug")
 
 
-HANDLERS = {"echo": _echo, "slow": _slow, "missing": _missing, "broken": _broken}
+HANDLERS = {
+    "echo": _echo,
+    "slow": _slow,
+    "gated": _gated,
+    "missing": _missing,
+    "broken": _broken,
+}
 
 
 async def _with_peer(body: Any) -> Any:
@@ -56,9 +70,11 @@ def test_calls_round_trip_bytes_maps_and_big_ints() -> None:
 
 def test_many_calls_in_flight_answer_out_of_order() -> None:
     async def body(server: PeerServer, client: PeerClient) -> Any:
-        slow = asyncio.create_task(client.call("slow", 0.2, "slow"))
+        _GATE["gate"] = asyncio.Event()
+        slow = asyncio.create_task(client.call("gated", "slow"))
         fast = await asyncio.gather(*(client.call("echo", i) for i in range(2000)))
-        assert not slow.done()  # the quick answers overtook it
+        assert not slow.done()  # the quick answers overtook it on the same connection
+        _GATE["gate"].set()
         return fast, await slow
 
     fast, slow = asyncio.run(_with_peer(body))
