@@ -76,6 +76,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "class_for_code",
     "error_from_code",
 ]
 
@@ -309,14 +310,23 @@ class BackupError(StorageError):
     code = "backup_failed"
 
 
-def _by_code(root: type[LumaError]) -> dict[str, type[LumaError]]:
-    found = {root.code: root}
-    for sub in root.__subclasses__():
-        found.update(_by_code(sub))
-    return found
+_CODES: dict[str, type[LumaError]] = {}
+
+
+def class_for_code(code: str) -> type[LumaError]:
+    """The class of this module that carries ``code`` (:class:`LumaError` if none does)."""
+    if not _CODES:  # built once, on first use: every class is defined by then
+        pending = [LumaError]
+        while pending:
+            cls = pending.pop()
+            # Only this module's tree: a subclass defined elsewhere (a test, a plugin) that
+            # reuses a code must not change what a code stands for.
+            if cls.__module__ == __name__:
+                _CODES.setdefault(cls.code, cls)
+            pending.extend(cls.__subclasses__())
+    return _CODES.get(code, LumaError)
 
 
 def error_from_code(code: object, message: object) -> LumaError:
     """The error a peer or server reported as ``{"code", "message"}``, as its own class."""
-    cls = _by_code(LumaError).get(str(code), LumaError)
-    return cls(str(message))
+    return class_for_code(str(code))(str(message))

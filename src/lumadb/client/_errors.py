@@ -8,7 +8,6 @@ embedded API catches. httpx exceptions never leave this package.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,29 +18,10 @@ from lumadb.errors import (
     MethodNotAllowed,
     RequestTimeout,
     TooManyRequests,
+    class_for_code,
 )
 
-__all__ = ["CODES", "error_from_response", "transport_error"]
-
-
-def _subclasses(cls: type[LumaError]) -> Iterator[type[LumaError]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
-def _code_map() -> dict[str, type[LumaError]]:
-    codes: dict[str, type[LumaError]] = {LumaError.code: LumaError}
-    for cls in _subclasses(LumaError):
-        # Only the documented tree: a subclass defined elsewhere (a test, a plugin) that
-        # reuses a code must not change what the client raises for it.
-        if cls.__module__ == LumaError.__module__:
-            codes.setdefault(cls.code, cls)
-    return codes
-
-
-CODES: dict[str, type[LumaError]] = _code_map()
-"""Error code → the class of :mod:`lumadb.errors` that carries it."""
+__all__ = ["error_from_response", "transport_error"]
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -76,7 +56,7 @@ def error_from_response(response: httpx.Response) -> LumaError:
         error.status = response.status_code
         return error
     code, message = found
-    cls = CODES.get(code, LumaError)
+    cls = class_for_code(code)
     if cls is TooManyRequests:
         return TooManyRequests(message, _retry_after(response))
     if cls is MethodNotAllowed:

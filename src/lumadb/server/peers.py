@@ -107,7 +107,7 @@ class PeerServer:
     async def _answer(self, request: Any, out: _Batcher) -> None:
         msg_id = request[1] if isinstance(request, list) and len(request) == 4 else -1
         try:
-            if msg_id == -1 or request[0] != VERSION:
+            if msg_id == -1 or request[0] != VERSION or not isinstance(request[3], list):
                 raise InvalidArgument(f"unsupported peer request {str(request)[:80]}")
             handler = self._handlers.get(request[2])
             if handler is None:

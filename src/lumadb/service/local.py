@@ -212,10 +212,8 @@ class LocalService:
 
     def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None:
         """A document and its version (a hash of its stored bytes), or ``None``."""
-        spec = self._specs.get(collection) or self._spec(collection)
-        key = spec.prefix + _encode_id(doc_id)
-        value = self._shard_for(key).get(key)
-        return None if value is None else (_decode_stored(value), codec.version_of(value))
+        found = self.get_stored(collection, doc_id)
+        return None if found is None else (_decode_stored(found[0]), found[1])
 
     def get_stored(self, collection: str, doc_id: str) -> tuple[bytes, int] | None:
         """A document's stored JSON (compact, as orjson writes it) and its version."""

@@ -20,7 +20,7 @@ from lumadb import errors
 from lumadb.api import rest
 from lumadb.client import _calls, _scan
 from lumadb.client._async import AsyncClient, AsyncSession
-from lumadb.client._errors import CODES, error_from_response
+from lumadb.client._errors import error_from_response
 from lumadb.client._sync import Client, Session
 from lumadb.client._wire import id_segment
 
@@ -145,7 +145,7 @@ def test_every_error_code_becomes_its_class(cls: type[errors.LumaError]) -> None
     error = error_from_response(httpx.Response(cls.status, json=body))
     assert type(error) is cls
     assert error.message == "what the server said"
-    assert CODES[cls.code] is cls
+    assert errors.class_for_code(cls.code) is cls
 
 
 def test_unknown_codes_and_foreign_answers_are_luma_errors() -> None:
