@@ -13,7 +13,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from lumadb.api._wire import Receive, Request, Response, Scope, Send, send_response
 from lumadb.api.admin import AdminRoutes
@@ -51,6 +51,10 @@ def _not_open(authorization: bytes | None) -> object:
     raise DatabaseClosed("the server is starting or stopping")
 
 
+def _nothing() -> None:
+    pass
+
+
 def _request_id(request: Request) -> str:
     given = request.header(b"x-request-id")
     if given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum():
@@ -61,14 +65,24 @@ def _request_id(request: Request) -> str:
 class LumaApp:
     """ASGI 3 application; ``start`` builds the context at lifespan start-up."""
 
-    def __init__(self, start: Callable[[], ApiContext], stop: Callable[[ApiContext], None]) -> None:
+    def __init__(
+        self,
+        start: Callable[[], ApiContext],
+        stop: Callable[[ApiContext], None],
+        *,
+        started: Callable[[ApiContext], Awaitable[None]] | None = None,
+        stopping: Callable[[ApiContext], Awaitable[None]] | None = None,
+    ) -> None:
         self._start = start
         self._stop = stop
+        self._started = started
+        self._stopping = stopping
         self.metrics = Metrics()
         self.ctx: ApiContext | None = None
         self.router: Router | None = None
         self._expired: set[asyncio.Task[object]] = set()
         self._authenticate: Callable[[bytes | None], object] = _not_open
+        self._refresh: Callable[[], None] = _nothing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -86,6 +100,7 @@ class LumaApp:
         self.ctx = self._start()
         self.router = build_router(self.ctx, self.metrics)
         self._authenticate = self.ctx.auth.authenticate
+        self._refresh = self.ctx.refresh
 
     def close(self) -> None:
         """Release the context (lifespan shutdown)."""
@@ -99,13 +114,18 @@ class LumaApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self.open()
+                    if self._started is not None and self.ctx is not None:
+                        await self._started(self.ctx)
                 except Exception as exc:
                     text = exc.message if isinstance(exc, LumaError) else repr(exc)
                     _log.error("start-up failed: %s", text)
+                    self.close()
                     await send({"type": "lifespan.startup.failed", "message": text})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._stopping is not None and self.ctx is not None:
+                    await self._stopping(self.ctx)
                 self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -118,6 +138,7 @@ class LumaApp:
         try:
             route, params = self._route(request)
             template = route.template
+            self._refresh()
             actor = None if route.public else self._authenticate(request.header(b"authorization"))
             if route.timed:
                 response = await self._timed(request, route, params, actor)

@@ -1,18 +1,16 @@
-"""What the handlers work with: the service, the accounts, the auth engine and limits."""
+"""What the handlers work with: the documents, the accounts, the auth engine and limits."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lumadb.api.auth.engine import AuthEngine
 from lumadb.config import Settings
 from lumadb.service.accounts import AccountStore
-from lumadb.service.local import LocalService, deferred_durability
+from lumadb.service.local import LocalService
+from lumadb.service.routed import ShardRouter
 
 __all__ = ["ApiContext"]
 
@@ -21,13 +19,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ApiContext:
-    """Everything a request handler may touch; built once per worker at start-up."""
+    """Everything a request handler may touch; built once per worker at start-up.
+
+    ``service`` is this worker's own shards and the node's records (collections, accounts);
+    documents go through ``docs``, which finds the worker owning each one.
+    """
 
     service: LocalService
+    docs: ShardRouter
     accounts: AccountStore
     auth: AuthEngine
     settings: Settings
-    executor: Executor
 
     @property
     def max_body(self) -> int:
@@ -39,26 +41,15 @@ class ApiContext:
         """``server.max_json_depth``."""
         return self.settings.server.max_json_depth
 
-    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on a worker thread.
+    def refresh(self) -> None:
+        """Take in collections and accounts another worker changed (a memory load if none)."""
+        if self.service.refresh():
+            self.accounts.reload()
 
-        Writes wait for their WAL sync (group commit) and logins for argon2; on a thread they
-        wait together instead of stalling every other request on the event loop.
-        """
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on a worker thread (argon2 hashing, DDL with its syncs)."""
+        return await self.docs.blocking(fn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run the write ``fn(*args)`` and return once it is durable (per the shard's mode).
-
-        In ``group`` mode the write runs right here on the event loop and its wait for the
-        shared sync is awaited, not slept in a thread: a thousand concurrent requests share
-        one WAL sync and one wake-up. ``always`` syncs per write, so it goes to a thread.
-        """
-        if self.settings.storage.durability == "always":
-            return await self.blocking(fn, *args)
-        with deferred_durability() as pending:
-            result = fn(*args)
-        for syncer in pending:
-            await syncer.wait_async()
-        return result
+        """Run the local write ``fn(*args)`` and return once it is durable."""
+        return await self.docs.write(fn, *args)

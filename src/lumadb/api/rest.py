@@ -8,9 +8,10 @@ document moved on), ``If-None-Match: *`` makes PUT create-only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -135,23 +136,23 @@ class DocumentRoutes:
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
-        self.svc = ctx.service
+        self.docs = ctx.docs
 
-    def _row_guard(
+    async def _row_guard(
         self, actor: Actor, collection: str, doc_id: str, new: dict[str, Any]
     ) -> tuple[bool, int | None]:
         """For a caller limited to some rows: whether it is, and the version it may replace."""
         keep = actor.rows("write", collection)
         if keep is None:
             return False, None
-        found = self.svc.get_versioned(collection, doc_id)
+        found = await self.docs.get_versioned(collection, doc_id)
         if found is not None and not keep(_with_id(doc_id, found[0])):
             raise Forbidden(f"document {doc_id!r} is outside the rows {actor.name!r} may write")
         if not keep(_with_id(doc_id, new)):
             raise Forbidden(f"the new document is outside the rows {actor.name!r} may write")
         return True, None if found is None else found[1]
 
-    def _bulk_rows(
+    async def _bulk_rows(
         self, actor: Actor, collection: str, pairs: list[tuple[str, dict[str, Any]]]
     ) -> None:
         # Checked before the batch is written; a concurrent write to one of these ids in
@@ -159,7 +160,7 @@ class DocumentRoutes:
         keep = actor.rows("write", collection)
         if keep is None:
             return
-        existing = self.svc.get_many(collection, [i for i, _ in pairs])
+        existing = await self.docs.get_many(collection, [i for i, _ in pairs])
         for (doc_id, doc), old in zip(pairs, existing, strict=True):
             if not keep(_with_id(doc_id, doc)) or (
                 old is not None and not keep(_with_id(doc_id, old))
@@ -185,7 +186,7 @@ class DocumentRoutes:
         """GET one document, with its ETag."""
         collection, doc_id = params["collection"], params["id"]
         actor.require("read", collection)
-        found = self.svc.get_stored(collection, doc_id)
+        found = await self.docs.get_stored(collection, doc_id)
         keep = actor.rows("read", collection)
         if found is None or (
             keep is not None and not keep(_with_id(doc_id, orjson.loads(found[0])))
@@ -206,7 +207,7 @@ class DocumentRoutes:
         keep = actor.rows("write", collection)
         if keep is not None and not keep(doc):
             raise Forbidden(f"the document is outside the rows {actor.name!r} may write")
-        doc_id = await self.ctx.write(self.svc.insert, collection, doc)
+        doc_id = await self.docs.insert(collection, doc)
         # Percent-encoded like ids in request paths: "a/b" is a%2Fb, and headers stay ASCII.
         location = f"/api/v1/{collection}/{quote(doc_id, safe='')}".encode()
         return json_response({"id": doc_id}, 201, [(b"location", location)])
@@ -216,20 +217,20 @@ class DocumentRoutes:
         collection, doc_id = params["collection"], params["id"]
         actor.require("write", collection)
         doc = _object(await self._body(request))
-        guarded, current = self._row_guard(actor, collection, doc_id, doc)
+        guarded, current = await self._row_guard(actor, collection, doc_id, doc)
         if request.header(b"if-none-match") == b"*":
-            version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, None)
+            version = await self.docs.put_if(collection, doc_id, doc, None)
             return json_response({"id": doc_id}, 201, [(b"etag", _etag(version))])
         expected = _if_match(request)
         if expected is None and guarded:
             expected = current  # the version checked against the rows: nothing slips between
             if expected is None:
-                version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, None)
+                version = await self.docs.put_if(collection, doc_id, doc, None)
                 return json_response({"id": doc_id}, headers=[(b"etag", _etag(version))])
         if expected is None:
-            await self.ctx.write(self.svc.put, collection, doc_id, doc)
+            await self.docs.put(collection, doc_id, doc)
             return json_response({"id": doc_id})
-        version = await self.ctx.write(self.svc.put_if, collection, doc_id, doc, expected)
+        version = await self.docs.put_if(collection, doc_id, doc, expected)
         return json_response({"id": doc_id}, headers=[(b"etag", _etag(version))])
 
     async def patch(self, request: Request, params: Params, actor: Actor) -> Response:
@@ -239,7 +240,7 @@ class DocumentRoutes:
         patch = _object(await self._body(request), "a merge patch")
         if "id" in patch and patch["id"] != doc_id:
             raise InvalidDocument("a merge patch cannot change the document's id")
-        found = self.svc.get_versioned(collection, doc_id)
+        found = await self.docs.get_versioned(collection, doc_id)
         if found is None:
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         doc, version = found
@@ -253,7 +254,7 @@ class DocumentRoutes:
         if keep is not None and not keep(_with_id(doc_id, merged)):
             raise Forbidden(f"the patched document is outside the rows {actor.name!r} may write")
         # Conditional on the version read, so a concurrent write is never silently undone.
-        new_version = await self.ctx.write(self.svc.put_if, collection, doc_id, merged, version)
+        new_version = await self.docs.put_if(collection, doc_id, merged, version)
         return json_response(_with_id(doc_id, merged), headers=[(b"etag", _etag(new_version))])
 
     async def delete(self, request: Request, params: Params, actor: Actor) -> Response:
@@ -263,12 +264,12 @@ class DocumentRoutes:
         expected = _if_match(request)
         keep = actor.rows("write", collection)
         if keep is not None:
-            found = self.svc.get_versioned(collection, doc_id)
+            found = await self.docs.get_versioned(collection, doc_id)
             if found is None or not keep(_with_id(doc_id, found[0])):
                 raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
             expected = found[1] if expected is None else expected
         # The version is checked under the key's lock, with the delete: no write slips between.
-        existed = await self.ctx.write(self.svc.delete, collection, doc_id, expected)
+        existed = await self.docs.delete(collection, doc_id, expected)
         if not existed:
             raise DocumentNotFound(f"document {doc_id!r} does not exist in {collection!r}")
         return empty_response(204)
@@ -288,26 +289,34 @@ class DocumentRoutes:
         offset = _int_param(query, "offset", 0, MAX_OFFSET)
         after = _cursor_id(query["cursor"]) if "cursor" in query else None
         keep = _both(_where(query.get("where"), self.ctx.max_depth), actor.rows("read", collection))
-        rows: Iterator[tuple[str, dict[str, Any]]] = self.svc.scan(
+        chunks = self.docs.scan(
             collection, ScanRange(prefix=query.get("prefix") or None, start=after)
         )
-        if after is not None:
-            rows = itertools.dropwhile(lambda row: row[0] == after, rows)
-        if keep is not None:
-            rows = (row for row in rows if keep(_with_id(*row)))
         wanted = offset + limit + 1  # one more than the page: does another follow?
-        if "order_by" in query:
+        found: list[tuple[str, dict[str, Any]]] = []
+        ordered = "order_by" in query
+        if ordered:
             if after is not None:
                 raise InvalidArgument("cursor pages in id order; with order_by use offset")
             key, descending = compile_order(query["order_by"])
             pick = heapq.nlargest if descending else heapq.nsmallest
-            found = pick(wanted, rows, key=key)  # memory: the page, not the collection
-        else:
-            found = list(itertools.islice(rows, wanted))
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                rows: Iterable[tuple[str, dict[str, Any]]] = chunk
+                if after is not None:
+                    rows = (row for row in rows if row[0] != after)
+                if keep is not None:
+                    rows = [row for row in rows if keep(_with_id(*row))]
+                if ordered:  # memory: the page, not the collection
+                    found = pick(wanted, itertools.chain(found, rows), key=key)
+                else:
+                    found.extend(itertools.islice(rows, wanted - len(found)))
+                    if len(found) >= wanted:
+                        break
         found = found[offset:]
         page = found[:limit]
         following = None
-        if len(found) > limit and page and "order_by" not in query:
+        if len(found) > limit and page and not ordered:
             following = _cursor(page[-1][0])
         items = [_with_id(i, d) for i, d in page]
         return json_response({"items": items, "next_cursor": following})
@@ -331,6 +340,6 @@ class DocumentRoutes:
             pairs.append((new_id() if doc_id is _MISSING else doc_id, doc))
         if not pairs:
             raise InvalidArgument("the body holds no documents (one JSON object per line)")
-        self._bulk_rows(actor, collection, pairs)
-        count = await self.ctx.write(self.svc.put_many, collection, pairs)
+        await self._bulk_rows(actor, collection, pairs)
+        count = await self.docs.put_many(collection, pairs)
         return json_response({"count": count, "ids": [i for i, _ in pairs]})

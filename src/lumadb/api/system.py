@@ -87,12 +87,19 @@ class SystemRoutes:
         router.add("GET", "/metrics", self.prometheus, summary="Prometheus metrics")
 
     async def health(self, request: Request, params: Params, actor: None) -> Response:
-        """200 when every shard takes writes, else 503; each shard's state either way."""
+        """200 when every shard of the node takes writes, else 503; each shard's state.
+
+        A shard whose worker does not answer (it is restarting) is not ready.
+        """
         shards = [
-            {"shard": i, "ready": True, "read_only": bool(s["read_only"])}
-            for i, s in enumerate(self.ctx.service.stats()["shards"])
+            {
+                "shard": i,
+                "ready": s is not None,
+                "read_only": s is not None and bool(s["read_only"]),
+            }
+            for i, s in sorted((await self.ctx.docs.shard_stats()).items())
         ]
-        ok = not any(s["read_only"] for s in shards)
+        ok = all(s["ready"] and not s["read_only"] for s in shards)
         return json_response(
             {"status": "ok" if ok else "degraded", "shards": shards}, 200 if ok else 503
         )
@@ -101,12 +108,17 @@ class SystemRoutes:
         """Request, cache and write-ahead-log figures."""
         actor.require_system("read metrics")
         lines = list(self.metrics.lines())
-        shards = self.ctx.service.stats()["shards"]
+        shards = sorted((await self.ctx.docs.shard_stats()).items())
+        lines.append("# HELP luma_shard_up 1 when the shard's worker answered")
+        lines.append("# TYPE luma_shard_up gauge")
+        lines.extend(f'luma_shard_up{{shard="{i}"}} {int(s is not None)}' for i, s in shards)
         for name, (kind, help_text) in _SHARD_FIGURES.items():
             lines.append(f"# HELP luma_shard_{name} {help_text}")
             lines.append(f"# TYPE luma_shard_{name} {kind}")
             lines.extend(
-                f'luma_shard_{name}{{shard="{i}"}} {s.get(name, 0)}' for i, s in enumerate(shards)
+                f'luma_shard_{name}{{shard="{i}"}} {s.get(name, 0)}'
+                for i, s in shards
+                if s is not None
             )
         body = ("\n".join(lines) + "\n").encode()
         return Response(200, body, [(b"content-type", b"text/plain; version=0.0.4")])

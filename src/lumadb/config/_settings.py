@@ -60,6 +60,7 @@ class ServerSettings(_Section, frozen=True, kw_only=True):
 
     host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535)] = 8080
+    workers: Annotated[int, Meta(ge=0, le=256)] = 0
     max_body: Annotated[int, Meta(ge=KiB, le=GiB, extra=SIZE)] = 16 * MiB
     request_timeout: Annotated[float, Meta(gt=0, le=3600, extra=DURATION)] = 30.0
     max_json_depth: Annotated[int, Meta(ge=2, le=1000)] = 64

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import struct
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -151,14 +152,23 @@ class PeerClient:
             if self._out is not None:
                 return self._out
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_unix_connection(path=self.address), self._timeout
-                )
+                reader, writer = await asyncio.wait_for(self._open(), self._timeout)
             except (OSError, TimeoutError) as exc:
                 raise Unavailable(f"{self.name} cannot be reached ({exc})") from None
             self._out = _Batcher(writer)
             self._reader_task = asyncio.create_task(self._read(reader, writer))
             return self._out
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        # Connected by hand: uvloop refuses abstract-namespace paths in open_unix_connection.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, self.address)
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_unix_connection(sock=sock)
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -7,12 +7,19 @@ the write-ahead log), so SIGTERM and SIGINT shut the node down cleanly.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
 
 from lumadb.api.app import LumaApp
 from lumadb.api.auth.engine import LocalAuthEngine
@@ -21,25 +28,52 @@ from lumadb.api.auth.tokens import TokenIssuer
 from lumadb.api.context import ApiContext
 from lumadb.clock import Clock, SystemClock
 from lumadb.config import Settings, failpoints, settings_from_handoff
-from lumadb.errors import ConfigError
+from lumadb.errors import ConfigError, LumaError
 from lumadb.server.logs import configure_logging
+from lumadb.server.peers import Handler, PeerClient, PeerServer
 from lumadb.server.secrets import node_secret
+from lumadb.server.slots import Slot, claim_slot, owned_shards
 from lumadb.service.accounts import AccountStore
 from lumadb.service.local import LocalService
+from lumadb.service.routed import Peer, ShardRouter
+from lumadb.storage.database import stored_shard_count
 from lumadb.storage.faults import FAULTS
 
-__all__ = ["build_app", "create_app"]
+__all__ = ["Placement", "build_app", "create_app", "peer_address"]
 
 # Threads for writes waiting on their WAL sync and for password hashing.
 BLOCKING_THREADS = 32
 _PR_SET_PDEATHSIG = 1
+NODE_PID_ENV = "LUMA_NODE_PID"  # set by the node: a worker whose parent differs is orphaned
+ORPHAN_GRACE = 10.0  # seconds an orphaned worker may take to stop by itself
+REFRESH_INTERVAL = 0.5  # seconds between looks at the node's records without requests
+_SLOTS: list[Slot] = []  # held for the life of the process
 
 _log = logging.getLogger("lumadb.server")
 
 
-def open_context(settings: Settings, clock: Clock) -> ApiContext:
-    """Open the database and everything the handlers need."""
-    service = LocalService(settings.storage.data_dir, settings, clock)
+@dataclass(frozen=True)
+class Placement:
+    """Which of the node's shard workers this process is."""
+
+    slot: int
+    workers: int
+
+
+def open_context(
+    settings: Settings, clock: Clock, placement: Placement | None = None
+) -> ApiContext:
+    """Open this worker's shards and everything the handlers need.
+
+    Without ``placement`` one process holds every shard (tests, and a node of one worker).
+    """
+    path = settings.storage.data_dir
+    if placement is None or placement.workers == 1:
+        service = LocalService(path, settings, clock, lock=placement is None)
+    else:
+        count = stored_shard_count(path)
+        owned = owned_shards(placement.slot, placement.workers, count)
+        service = LocalService(path, settings, clock, owned=owned, lock=False)
     try:
         auth = settings.auth
         issuer = TokenIssuer(
@@ -57,20 +91,84 @@ def open_context(settings: Settings, clock: Clock) -> ApiContext:
     except BaseException:
         service.close()
         raise
-    return ApiContext(service, accounts, engine, settings, executor)
+    slot, workers = (0, 1) if placement is None else (placement.slot, placement.workers)
+    peers: dict[int, Peer] = {
+        other: PeerClient(peer_address(path, other), f"worker {other}")
+        for other in range(workers)
+        if other != slot
+    }
+    router = ShardRouter(service, executor, slot=slot, workers=workers, peers=peers)
+    return ApiContext(service, router, accounts, engine, settings)
 
 
 def close_context(ctx: ApiContext) -> None:
     """Finish the work in flight and close the database."""
-    ctx.executor.shutdown(wait=True)
+    ctx.docs.executor.shutdown(wait=True)
     ctx.service.close()
     _log.info("database closed")
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> LumaApp:
+def peer_address(data_dir: str, slot: int) -> str:
+    """The Unix socket of worker ``slot`` of the node on ``data_dir`` (abstract namespace)."""
+    digest = xxhash.xxh64_hexdigest(os.path.realpath(data_dir).encode())
+    return f"\0lumadb-{digest}-{slot}"
+
+
+class WorkerNode:
+    """A shard worker's life beside HTTP: its peer server and the periodic refresh."""
+
+    def __init__(self) -> None:
+        self._server: PeerServer | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def started(self, ctx: ApiContext) -> None:
+        """Answer peers; take in other workers' changes even while no request comes."""
+        router = ctx.docs
+        if router.workers > 1:
+            handlers = {op: _refreshing(ctx, fn) for op, fn in router.local_handlers().items()}
+            self._server = PeerServer(handlers, peer_address(ctx.service.store.path, router.slot))
+            await self._server.start()
+        self._refresher = asyncio.create_task(self._refresh(ctx))
+
+    async def stopping(self, ctx: ApiContext) -> None:
+        """Stop answering peers and close the channels to them."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+        if self._server is not None:
+            await self._server.close()
+        for peer in ctx.docs.peers.values():
+            if isinstance(peer, PeerClient):
+                await peer.close()
+
+    async def _refresh(self, ctx: ApiContext) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_INTERVAL)
+            try:
+                ctx.refresh()
+            except LumaError as exc:
+                _log.warning("reading the node's records failed: %s", exc.message)
+
+
+def _refreshing(ctx: ApiContext, fn: Handler) -> Handler:
+    async def run(*args: Any) -> Any:
+        ctx.refresh()
+        return await fn(*args)
+
+    return run
+
+
+def build_app(
+    settings: Settings, clock: Clock | None = None, placement: Placement | None = None
+) -> LumaApp:
     """The app for ``settings`` (tests build it directly, without a worker process)."""
     chosen = clock or SystemClock()
-    return LumaApp(lambda: open_context(settings, chosen), close_context)
+    node = WorkerNode()
+    return LumaApp(
+        lambda: open_context(settings, chosen, placement),
+        close_context,
+        started=node.started,
+        stopping=node.stopping,
+    )
 
 
 def _die_with_parent() -> None:
@@ -80,8 +178,21 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() == 1:
+    parent = int(os.environ.get(NODE_PID_ENV) or os.getppid())
+    if os.getppid() != parent or parent == 1:
         raise SystemExit("the node process is gone")
+    threading.Thread(target=_watch_parent, args=(parent,), name="luma-orphan", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    # The SIGTERM above starts a graceful stop, which the HTTP server can fail to finish
+    # without its main process: give it ORPHAN_GRACE, then leave. Acknowledged writes are
+    # already durable, and the shards recover from their logs at the next start.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    time.sleep(ORPHAN_GRACE)
+    _log.error("the node process is gone and this worker did not stop; exiting")
+    os._exit(1)
 
 
 def create_app() -> LumaApp:
@@ -94,4 +205,10 @@ def create_app() -> LumaApp:
             raise ConfigError(f"unknown failpoint {name!r}")
         _log.warning("failpoint %s is ON: this node is deliberately broken", name)
         setattr(FAULTS, name, True)
-    return build_app(settings)
+    workers = settings.server.workers or 1
+    # The slot is claimed here, in the worker, and held for its life: a respawned worker
+    # takes the slot (and the shards) the dead one left.
+    slot = claim_slot(settings.storage.data_dir, workers)
+    _log.info("worker %d of %d (pid %d)", slot.index, workers, os.getpid())
+    _SLOTS.append(slot)
+    return build_app(settings, placement=Placement(slot.index, workers))

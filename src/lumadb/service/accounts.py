@@ -19,12 +19,12 @@ from lumadb.catalog.users import Accounts, ApiKey, Role, User, validate_user_nam
 from lumadb.clock import Clock
 from lumadb.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from lumadb.service.filters import compile_filter
-from lumadb.service.local import LocalService
+from lumadb.service.local import ACCOUNTS, LocalService
 from lumadb.service.permissions import with_user
 
 __all__ = ["ACCOUNTS_RECORD", "KEY_PREFIX", "AccountStore", "hash_key_secret"]
 
-ACCOUNTS_RECORD = "accounts"
+ACCOUNTS_RECORD = ACCOUNTS
 KEY_PREFIX = "luma_"
 MAX_KEY_LIFETIME = 100 * 365 * 86400
 
@@ -41,8 +41,16 @@ class AccountStore:
         self._service = service
         self._clock = clock
         self._lock = threading.Lock()
-        raw = service.system_get(ACCOUNTS_RECORD)
-        self._accounts = Accounts.decode(raw) if raw is not None else Accounts.empty()
+        self._accounts = self._read()
+
+    def _read(self) -> Accounts:
+        raw = self._service.system_get(ACCOUNTS_RECORD)
+        return Accounts.decode(raw) if raw is not None else Accounts.empty()
+
+    def reload(self) -> None:
+        """Read the accounts again (another process of the node changed them)."""
+        with self._lock:
+            self._accounts = self._read()
 
     @property
     def accounts(self) -> Accounts:
@@ -54,8 +62,10 @@ class AccountStore:
         return self._accounts.users.get(name)
 
     def _change(self, change: Callable[[Accounts], Accounts]) -> Accounts:
-        with self._lock:
-            updated = change(self._accounts)
+        # Under the records' lock, from the record as it is now: every process of the node
+        # changes accounts, and none may undo another's change.
+        with self._lock, self._service.records.locked():
+            updated = change(self._read())
             self._service.system_put(ACCOUNTS_RECORD, updated.encode())
             self._accounts = updated
             return updated
@@ -76,7 +86,7 @@ class AccountStore:
     def bootstrap(self, name: str, password_hash: str) -> bool:
         """Create ``name`` as an admin if there are no users at all; returns whether it did."""
         with self._lock:
-            if self._accounts.users:
+            if self._read().users:
                 return False
         try:
             self.create_user(name, password_hash, ["admin"])

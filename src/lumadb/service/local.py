@@ -6,7 +6,7 @@ import heapq
 import itertools
 import operator
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from lumadb.storage.shard import ABSENT, NO_EXPECT
 __all__ = ["LocalService", "deferred_durability", "restore_backup"]
 
 _CATALOG_KEY = "catalog"
+ACCOUNTS = "accounts"  # the system record AccountStore keeps
 _ABSENT: Any = object()
 _encode_id = keys.encode_id
 _encode_document = codec.encode_document
@@ -47,27 +48,77 @@ _has_null = codec.has_null
 class LocalService:
     """Collections and documents on a local :class:`~lumadb.storage.database.Database`."""
 
-    def __init__(self, path: str, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        owned: Sequence[int] | None = None,
+        lock: bool = True,
+    ) -> None:
         self.settings = settings
-        self.store = Database(path, settings, clock)
+        self.store = Database(path, settings, clock, owned=owned, lock=lock)
         self._max_doc = settings.storage.max_document_size
         self._ddl = threading.Lock()
         self._shard_for = self.store.shard_for
         self._shard_index = self.store.shard_index
         self._shards = self.store.shards
-        self._one = self._shards[0] if len(self._shards) == 1 else None  # no routing needed
+        one = len(self._shards) == 1 and self.store.complete
+        self._one = self._shards[0] if one else None  # no routing needed
+        self.records = self.store.records
         try:
-            raw = self.store.shards[0].meta_get(_CATALOG_KEY)
-            self._set_catalog(Catalog.decode(raw) if raw is not None else Catalog())
+            self._migrate_records()
+            self._seen = self.records.generation()
+            self._set_catalog(self._read_catalog())
             self._sweep_orphans()
         except BaseException:
             self.store.close()
             raise
 
+    def _migrate_records(self) -> None:
+        # Data directories from before meta/ kept these records in shard 0's meta keys.
+        first = self._shards[0]
+        if first.id != 0 or self.records.get(_CATALOG_KEY) is not None:
+            return
+        for name in (f"system.{ACCOUNTS}", _CATALOG_KEY):  # the catalog last: it marks done
+            value = first.meta_get(name)
+            if value is not None:
+                self.records.put(name, value)
+
+    def _read_catalog(self) -> Catalog:
+        raw = self.records.get(_CATALOG_KEY)
+        return Catalog.decode(raw) if raw is not None else Catalog()
+
     def _set_catalog(self, catalog: Catalog) -> None:
         self._catalog = catalog
         self._specs = catalog.collections
         self._by_number = {s.number: s.name for s in catalog.collections.values()}
+
+    def refresh(self) -> bool:
+        """Take in records another process of the node changed; returns whether any did.
+
+        Collections dropped elsewhere lose their documents in this process's shards now.
+        """
+        generation = self.records.generation()
+        if generation == self._seen:
+            return False
+        with self._ddl:
+            self._seen = generation
+            gone = self._adopt(self._read_catalog())
+        self._drop_numbers(gone)
+        return True
+
+    def _adopt(self, catalog: Catalog) -> set[int]:
+        """Use ``catalog``; returns the numbers of the collections it no longer has."""
+        before = set(self._by_number)
+        self._set_catalog(catalog)
+        return before - set(self._by_number)
+
+    def _drop_numbers(self, numbers: Iterable[int]) -> None:
+        for number in sorted(numbers):
+            for shard in self._shards:
+                shard.drop_range(keys.doc_prefix(number))
 
     def _sweep_orphans(self) -> None:
         # Keys of collections dropped just before a crash: remove them now.
@@ -102,12 +153,12 @@ class LocalService:
     def system_get(self, name: str) -> bytes | None:
         """A system record, kept beside the catalog."""
         self.store.check_open()
-        return self.store.shards[0].meta_get(f"system.{name}")
+        return self.records.get(f"system.{name}")
 
     def system_put(self, name: str, value: bytes) -> None:
         """Set a system record (synced before it returns)."""
         self.store.check_open()
-        self.store.shards[0].meta_put(f"system.{name}", value)
+        self.records.put(f"system.{name}", value)
 
     # --- collections -----------------------------------------------------------------------
 
@@ -116,33 +167,35 @@ class LocalService:
     ) -> dict[str, Any]:
         """Create a collection; with ``exist_ok`` an existing one is returned as is."""
         validate_name(name)
-        with self._ddl:
+        with self._ddl, self.records.locked():
             self.store.check_open()
+            gone = self._adopt(self._read_catalog())  # another process may have changed it
             existing = self._specs.get(name)
-            if existing is not None:
-                if exist_ok:
-                    return existing.describe()
-                raise CollectionExists(f"collection {name!r} already exists")
-            catalog = self._catalog.with_collection(name, self.store.clock.now_ms(), changefeed)
-            self.store.shards[0].meta_put(_CATALOG_KEY, catalog.encode())
-            self._set_catalog(catalog)
-            return catalog.collections[name].describe()
+            if existing is None:
+                now = self.store.clock.now_ms()
+                self._write_catalog(self._catalog.with_collection(name, now, changefeed))
+        self._drop_numbers(gone)
+        if existing is not None and not exist_ok:
+            raise CollectionExists(f"collection {name!r} already exists")
+        return self._specs[name].describe()
+
+    def _write_catalog(self, catalog: Catalog) -> None:
+        self.records.put(_CATALOG_KEY, catalog.encode())
+        self._set_catalog(catalog)
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop a collection and all its documents."""
-        with self._ddl:
+        with self._ddl, self.records.locked():
             self.store.check_open()
+            gone = self._adopt(self._read_catalog())
             spec = self._specs.get(name)
-            if spec is None:
-                if missing_ok:
-                    return False
-                raise CollectionNotFound(f"collection {name!r} does not exist")
-            catalog = self._catalog.without(name)
-            self.store.shards[0].meta_put(_CATALOG_KEY, catalog.encode())
-            self._set_catalog(catalog)
-        for shard in self.store.shards:
-            shard.drop_range(spec.prefix)
-        return True
+            if spec is not None:
+                self._write_catalog(self._catalog.without(name))
+                gone.add(spec.number)
+        self._drop_numbers(gone)
+        if spec is None and not missing_ok:
+            raise CollectionNotFound(f"collection {name!r} does not exist")
+        return spec is not None
 
     def list_collections(self) -> list[dict[str, Any]]:
         """Descriptions of every collection, sorted by name."""
@@ -186,19 +239,28 @@ class LocalService:
         key = spec.prefix + _encode_id(doc_id)
         self._shard_for(key).put(key, self._encode(doc_id, doc), spec.images)
 
-    def insert(self, collection: str, doc: Document) -> str:
-        """Create a document; its ``id`` field is used when present, else one is generated."""
+    def insert(self, collection: str, doc: Document, generated: str | None = None) -> str:
+        """Create a document; its ``id`` field is used when present, else one is generated.
+
+        ``generated`` is an id the caller generated (with :func:`new_id`) for a document
+        without one: a router picks it first, to know the shard.
+        """
         spec = self._spec(collection)
         given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
         if given is not _ABSENT and not isinstance(given, str):
             raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
-        doc_id = new_id() if given is _ABSENT else given
+        doc_id = (generated or new_id()) if given is _ABSENT else given
         key = spec.prefix + keys.encode_id(doc_id)
         body = self._encode(doc_id, doc)
         # Generated ids are unique by construction; a given one must not exist yet.
         expect = NO_EXPECT if given is _ABSENT else ABSENT
         self.store.shard_for(key).put(key, body, spec.images, expect)
         return doc_id
+
+    def shard_of(self, collection: str, doc_id: str) -> int:
+        """The id of the shard holding (or to hold) a document, open here or not."""
+        spec = self._specs.get(collection) or self._spec(collection)
+        return self.store.shard_id(spec.prefix + _encode_id(doc_id))
 
     def get(
         self, collection: str, doc_id: str, view: DatabaseSnapshot | None = None
@@ -359,11 +421,13 @@ class LocalService:
     def changes(self, shard: int, since: int = 0, limit: int = 1000) -> list[Change]:
         """Change-feed records of ``shard`` with sequence numbers above ``since``."""
         self.store.check_open()
-        if not isinstance(shard, int) or not 0 <= shard < len(self.store.shards):
-            raise InvalidArgument(f"shard must be 0..{len(self.store.shards) - 1}, got {shard!r}")
+        count = self.store.shard_count
+        if not isinstance(shard, int) or not 0 <= shard < count:
+            raise InvalidArgument(f"shard must be 0..{count - 1}, got {shard!r}")
         if not isinstance(since, int) or since < 0:
             raise InvalidArgument(f"since must be a non-negative integer, got {since!r}")
-        records = changefeed.read_changes(self.store.shards[shard], since, _check_limit(limit) or 0)
+        source = self.store.shard_by_id(shard)
+        records = changefeed.read_changes(source, since, _check_limit(limit) or 0)
         return [self._change(shard, r) for r in records]
 
     def _change(self, shard: int, record: codec.FeedRecord) -> Change:
@@ -384,7 +448,8 @@ class LocalService:
 
     def stats(self) -> dict[str, Any]:
         """Per-shard figures plus totals."""
-        shards = self.store.stats()
+        self.store.check_open()
+        shards = [{"shard": shard.id, **shard.stats()} for shard in self._shards]
         return {
             "path": self.store.path,
             "collections": len(self._specs),

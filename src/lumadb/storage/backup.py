@@ -4,6 +4,7 @@ A backup is a directory with the same layout as a data directory plus ``BACKUP.j
 
     BACKUP.json      written last: shard count, sequence numbers, time, LumaDB version
     luma.json        the data directory's manifest
+    meta/            the node's records (catalog, accounts), copied during the pause
     shards/NNN       a RocksDB checkpoint per shard (hard links where possible)
 
 All shards are checkpointed while every shard's write lock is held, so the backup is one
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lumadb.errors import BackupError, DataDirLocked, StorageError
 from lumadb.storage.datadir import DirLock, atomic_write, fsync_dir, read_json
+from lumadb.storage.meta import META_DIR
 
 if TYPE_CHECKING:
     from lumadb.storage.database import Database
@@ -42,15 +44,23 @@ def write_backup(db: Database, dest: str) -> dict[str, Any]:
 
     if db.in_memory:
         raise BackupError("an in-memory database cannot be backed up to files")
+    if not db.complete:
+        raise BackupError("a backup needs every shard open in one process")
     target = Path(dest)
     _empty_target(target)
     (target / "shards").mkdir(parents=True, exist_ok=True)
+    (target / META_DIR).mkdir()
     for shard in db.shards:
         shard.engine.flush()
-    with db.exclusive():
+    records = db.records
+    with db.exclusive(), records.locked():
         seqs = [shard.seq for shard in db.shards]
         for shard in db.shards:
             shard.engine.checkpoint(str(target / "shards" / f"{shard.id:03d}"))
+        for name in records.names():
+            value = records.get(name)
+            if value is not None:
+                atomic_write(target / META_DIR / name, value)
     shutil.copyfile(Path(db.path) / MANIFEST, target / MANIFEST)
     info: dict[str, Any] = {
         "format": _FORMAT,

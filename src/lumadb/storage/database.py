@@ -4,10 +4,15 @@ Layout of a data directory::
 
     LOCK                  exclusive lock, names its holder
     luma.json             manifest: format, shard count, creation time
+    meta/                 the node's records: catalog, accounts (see storage/meta.py)
     shards/000 ... NNN    one RocksDB instance per shard
 
 A document key belongs to shard ``xxh3_64(key) % N``; the count is fixed when the directory is
 created (``storage.shards``, default one per core) and read from the manifest afterwards.
+
+A served node's shard workers each open only the shards they own (``owned``); the node
+process holds the directory's lock for all of them (``lock=False`` in the workers), and each
+shard's own RocksDB lock keeps two workers from opening the same shard.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -25,10 +31,11 @@ import xxhash
 
 from lumadb.clock import Clock, SystemClock
 from lumadb.config import Settings
-from lumadb.errors import ConfigError, CorruptionError, DatabaseClosed, StorageError
+from lumadb.errors import ConfigError, CorruptionError, DatabaseClosed, StorageError, Unavailable
 from lumadb.storage import changefeed
 from lumadb.storage.datadir import DirLock, atomic_write, read_json
 from lumadb.storage.lsm import EngineFactory, EngineOptions, ReadView
+from lumadb.storage.meta import MetaStore
 from lumadb.storage.shard import Shard
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "dump_manifest",
     "engine_options",
     "manifest_intact",
+    "stored_shard_count",
 ]
 
 _log = logging.getLogger("lumadb.storage")
@@ -87,19 +95,33 @@ class DatabaseSnapshot:
 class Database:
     """Shards of one data directory (or of memory), their lock and their maintenance."""
 
-    def __init__(self, path: str, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        owned: Sequence[int] | None = None,
+        lock: bool = True,
+    ) -> None:
         self.path = path
         self.in_memory = path == MEMORY
         self.settings = settings
         self.clock = clock or SystemClock()
         self._lock: DirLock | None = None
         self._closed = False
-        count = self._prepare()
+        self.meta: MetaStore | None = None
+        count = self._prepare(lock)
+        ids = list(range(count)) if owned is None else sorted(set(owned))
+        if not ids or not 0 <= ids[0] <= ids[-1] < count:
+            self.close()
+            raise ConfigError(f"owned shards {list(owned or [])} are outside 0..{count - 1}")
         self._factory = _factory(self.in_memory, settings, self.clock)
         cache_each = settings.storage.hot_cache // count
         self.shards: list[Shard] = []
         try:
-            for i in range(count):
+            self.meta = MetaStore(None if self.in_memory else self.path)
+            for i in ids:
                 engine = self._factory.open(self._shard_path(i))
                 self.shards.append(
                     Shard(i, engine, cache_each, settings.storage.durability, self.clock)
@@ -109,20 +131,42 @@ class Database:
             raise
         self._hash = xxhash.xxh3_64_intdigest
         self._count = count
+        self.complete = len(ids) == count
+        # Position in self.shards by shard id; -1 for the shards another process owns.
+        self._positions = [-1] * count
+        for pos, shard in enumerate(self.shards):
+            self._positions[shard.id] = pos
+        if self.complete:
+            self.shard_for = self._shard_for_all  # type: ignore[method-assign]
+            self.shard_index = self._shard_index_all  # type: ignore[method-assign]
         self._stop = threading.Event()
         self._maintenance = threading.Thread(
             target=self._maintain, name="luma-maintenance", daemon=True
         )
         self._maintenance.start()
 
+    @property
+    def shard_count(self) -> int:
+        """How many shards the data directory has (this process may own fewer)."""
+        return self._count
+
+    @property
+    def records(self) -> MetaStore:
+        """The node's records (catalog, accounts)."""
+        if self.meta is None:
+            raise DatabaseClosed("the database is closed")
+        return self.meta
+
     def _shard_path(self, index: int) -> str:
         return os.path.join(self.path, "shards", f"{index:03d}")
 
-    def _prepare(self) -> int:
+    def _prepare(self, lock: bool) -> int:
         wanted = self.settings.storage.shards
         if self.in_memory:
             return wanted or os.cpu_count() or 1
         root = Path(self.path)
+        if not lock:  # the caller (the node process) holds the directory's lock
+            return self._read_or_create_manifest(root, wanted)
         try:
             root.mkdir(parents=True, exist_ok=True)
             self._lock = DirLock(root)
@@ -159,12 +203,35 @@ class Database:
     # --- routing ---------------------------------------------------------------------------
 
     def shard_for(self, key: bytes) -> Shard:
-        """The shard owning a document key."""
-        return self.shards[self._hash(key) % self._count]
+        """The shard owning a document key (:class:`Unavailable` if another process owns it)."""
+        pos = self._positions[self._hash(key) % self._count]
+        if pos < 0:
+            raise Unavailable(f"shard {self._hash(key) % self._count} is not open in this process")
+        return self.shards[pos]
 
     def shard_index(self, key: bytes) -> int:
-        """The position of the shard owning a document key."""
+        """The position in :attr:`shards` of the shard owning a document key."""
+        pos = self._positions[self._hash(key) % self._count]
+        if pos < 0:
+            raise Unavailable(f"shard {self._hash(key) % self._count} is not open in this process")
+        return pos
+
+    def shard_id(self, key: bytes) -> int:
+        """The id of the shard owning a document key (any process's)."""
         return self._hash(key) % self._count
+
+    def _shard_for_all(self, key: bytes) -> Shard:
+        return self.shards[self._hash(key) % self._count]
+
+    def _shard_index_all(self, key: bytes) -> int:
+        return self._hash(key) % self._count
+
+    def shard_by_id(self, shard_id: int) -> Shard:
+        """An open shard by id."""
+        pos = self._positions[shard_id] if 0 <= shard_id < self._count else -1
+        if pos < 0:
+            raise Unavailable(f"shard {shard_id} is not open in this process")
+        return self.shards[pos]
 
     def check_open(self) -> None:
         """Raise :class:`DatabaseClosed` after :meth:`close`."""
@@ -251,10 +318,18 @@ class Database:
         factory = getattr(self, "_factory", None)
         if factory is not None:
             factory.close()
+        if self.meta is not None:
+            self.meta.close()
         if self._lock is not None:
             self._lock.release()
         if errors:
             raise errors[0]
+
+
+def stored_shard_count(path: str) -> int:
+    """The shard count in the manifest of the data directory ``path``."""
+    manifest = Path(path) / MANIFEST
+    return _check_manifest(manifest, read_json(manifest))
 
 
 def _wall_ms() -> int:

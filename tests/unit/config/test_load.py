@@ -234,6 +234,7 @@ def test_to_dict() -> None:
     assert data["server"] == {
         "host": "127.0.0.1",
         "port": 8080,
+        "workers": 0,
         "max_body": 16 * 1024 * 1024,
         "request_timeout": 30.0,
         "max_json_depth": 64,

@@ -90,7 +90,7 @@ def test_orphans_of_a_crashed_drop_are_swept(tmp_path: Path) -> None:
         c.put_many([(f"k{i}", {"i": i}) for i in range(10)])
         svc = db._svc
         catalog = svc._catalog.without("c")
-        svc.store.shards[0].meta_put("catalog", catalog.encode())
+        svc.records.put("catalog", catalog.encode())
     with lumadb.open(path) as db:
         assert db.list_collections() == []
         store = db._svc.store

@@ -1,0 +1,311 @@
+"""Documents across the node's shard workers: run here what this worker owns, ask the rest.
+
+A served node runs one worker process per core, each owning some shards exclusively
+(:mod:`lumadb.server.slots`). :class:`ShardRouter` is what the HTTP handlers call: it finds
+the shard of a document (from the collection's key prefix and the id, as the storage layer
+does), and either runs the operation on the local :class:`LocalService` or sends it to the
+owning worker over a :class:`Peer` channel. Scans ask every worker for pages and merge them
+in id order. The cluster will extend the same seam: an owner then is a node, not a process.
+
+Writes run through :meth:`ShardRouter.write`, which returns once the write is durable per
+the shard's mode, on whichever worker ran it: a forwarded write is acknowledged only after
+its owner's WAL sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import itertools
+import operator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
+
+from lumadb.errors import InvalidArgument, InvalidId, Unavailable
+from lumadb.service import Document, ScanRange
+from lumadb.service.ids import new_id
+from lumadb.service.local import LocalService, deferred_durability
+
+__all__ = ["PAGE", "Peer", "ShardRouter"]
+
+T = TypeVar("T")
+PAGE = 256  # rows a scan asks each worker for at a time
+_first = operator.itemgetter(0)
+_ABSENT: Any = object()
+
+
+class Peer(Protocol):
+    """A channel to another worker (:class:`lumadb.server.peers.PeerClient`)."""
+
+    async def call(self, op: str, *args: Any) -> Any:
+        """``op(*args)`` on the peer; its errors arrive as the same LumaError classes."""
+        ...
+
+
+Row = tuple[str, Document]
+
+
+class ShardRouter:
+    """The node's documents, seen from worker ``slot`` of ``workers``."""
+
+    def __init__(
+        self,
+        local: LocalService,
+        executor: Executor,
+        *,
+        slot: int = 0,
+        workers: int = 1,
+        peers: Mapping[int, Peer] | None = None,
+    ) -> None:
+        self.local = local
+        self.executor = executor
+        self.slot = slot
+        self.workers = workers
+        self.peers = dict(peers or {})
+        self._always = local.settings.storage.durability == "always"
+        self._shard_of = local.shard_of
+
+    # --- running here ------------------------------------------------------------------------
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on a worker thread (argon2, fsync-per-write)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the local write ``fn(*args)`` and return once it is durable.
+
+        In ``group`` mode the write runs right here on the event loop and its wait for the
+        shared sync is awaited, not slept in a thread: a thousand concurrent requests share
+        one WAL sync and one wake-up. ``always`` syncs per write, so it goes to a thread.
+        """
+        if self._always:
+            return await self.blocking(fn, *args)
+        with deferred_durability() as pending:
+            result = fn(*args)
+        for syncer in pending:
+            await syncer.wait_async()
+        return result
+
+    # --- where things live -------------------------------------------------------------------
+
+    def owner(self, collection: str, doc_id: str) -> int:
+        """The slot owning a document's shard."""
+        return self._shard_of(collection, doc_id) % self.workers
+
+    def _peer(self, slot: int) -> Peer:
+        peer = self.peers.get(slot)
+        if peer is None:
+            raise Unavailable(f"worker {slot} of this node cannot be reached")
+        return peer
+
+    def local_handlers(self) -> dict[str, Callable[..., Awaitable[Any]]]:
+        """What peers may ask this worker (the server side of :meth:`_peer` calls)."""
+        svc = self.local
+        return {
+            "get_stored": self._async(svc.get_stored),
+            "get_versioned": self._async(svc.get_versioned),
+            "get_many": self._async(svc.get_many),
+            "put": functools.partial(self.write, svc.put),
+            "put_if": functools.partial(self.write, svc.put_if),
+            "insert": functools.partial(self.write, svc.insert),
+            "delete": functools.partial(self.write, svc.delete),
+            "put_many": functools.partial(self.write, svc.put_many),
+            "scan_page": self._async(self._scan_page),
+            "stats": self._async(self._stats),
+        }
+
+    @staticmethod
+    def _async(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+        async def run(*args: Any) -> T:
+            return fn(*args)
+
+        return run
+
+    # --- one document -------------------------------------------------------------------------
+
+    async def get_stored(self, collection: str, doc_id: str) -> tuple[bytes, int] | None:
+        """A document's stored JSON and version, or ``None``."""
+        slot = self.owner(collection, doc_id)
+        if slot == self.slot:
+            return self.local.get_stored(collection, doc_id)
+        found = await self._peer(slot).call("get_stored", collection, doc_id)
+        return None if found is None else (found[0], found[1])
+
+    async def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None:
+        """A document and its version, or ``None``."""
+        slot = self.owner(collection, doc_id)
+        if slot == self.slot:
+            return self.local.get_versioned(collection, doc_id)
+        found = await self._peer(slot).call("get_versioned", collection, doc_id)
+        return None if found is None else (found[0], found[1])
+
+    async def _write(self, op: str, slot: int, *args: Any) -> Any:
+        if slot == self.slot:
+            return await self.write(getattr(self.local, op), *args)
+        return await self._peer(slot).call(op, *args)
+
+    async def put(self, collection: str, doc_id: str, doc: Document) -> None:
+        """Create or replace a document."""
+        await self._write("put", self.owner(collection, doc_id), collection, doc_id, doc)
+
+    async def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
+        """Replace a document only at ``version`` (``None``: only if absent)."""
+        slot = self.owner(collection, doc_id)
+        return int(await self._write("put_if", slot, collection, doc_id, doc, version))
+
+    async def insert(self, collection: str, doc: Document) -> str:
+        """Create a document; returns its id (given in ``doc`` or generated)."""
+        given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
+        if given is _ABSENT:
+            generated = new_id()
+            slot = self.owner(collection, generated)
+            return str(await self._write("insert", slot, collection, doc, generated))
+        if not isinstance(given, str):
+            raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
+        return str(await self._write("insert", self.owner(collection, given), collection, doc))
+
+    async def delete(self, collection: str, doc_id: str, version: int | None = None) -> bool:
+        """Delete a document (only at ``version`` when given); returns whether it existed."""
+        slot = self.owner(collection, doc_id)
+        return bool(await self._write("delete", slot, collection, doc_id, version))
+
+    # --- many documents -------------------------------------------------------------------------
+
+    def _by_owner(self, collection: str, ids: Iterable[str]) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        for pos, doc_id in enumerate(ids):
+            groups.setdefault(self.owner(collection, doc_id), []).append(pos)
+        return groups
+
+    async def get_many(self, collection: str, ids: list[str]) -> list[Document | None]:
+        """Documents in the order of ``ids``; each worker asked once, all at once."""
+        groups = self._by_owner(collection, ids)
+        out: list[Document | None] = [None] * len(ids)
+
+        async def fetch(slot: int, positions: list[int]) -> None:
+            wanted = [ids[p] for p in positions]
+            if slot == self.slot:
+                found = self.local.get_many(collection, wanted)
+            else:
+                found = await self._peer(slot).call("get_many", collection, wanted)
+            for pos, doc in zip(positions, found, strict=True):
+                out[pos] = doc
+
+        await asyncio.gather(*(fetch(s, p) for s, p in groups.items()))
+        return out
+
+    async def put_many(self, collection: str, pairs: list[tuple[str, Document]]) -> int:
+        """Write many documents: each worker's part in one call (atomic per shard)."""
+        for doc_id, _ in pairs:
+            if not isinstance(doc_id, str):
+                raise InvalidId(f"ids must be strings, not {type(doc_id).__name__}")
+        groups = self._by_owner(collection, [i for i, _ in pairs])
+        if len(groups) == 1 and self.slot in groups:
+            return int(await self.write(self.local.put_many, collection, pairs))
+        parts = [
+            self._write("put_many", slot, collection, [pairs[p] for p in positions])
+            for slot, positions in groups.items()
+        ]
+        return sum(await asyncio.gather(*parts))
+
+    # --- scans -------------------------------------------------------------------------------
+
+    def _scan_page(
+        self,
+        collection: str,
+        prefix: str | None,
+        start: str | None,
+        end: str | None,
+        limit: int,
+        reverse: bool,
+    ) -> list[Row]:
+        rows = self.local.scan(collection, ScanRange(prefix, start, end, limit, reverse))
+        return list(rows)
+
+    async def _page(self, slot: int, collection: str, rng: ScanRange) -> list[Row]:
+        args = (collection, rng.prefix, rng.start, rng.end, PAGE, rng.reverse)
+        if slot == self.slot:
+            return self._scan_page(*args)
+        rows = await self._peer(slot).call("scan_page", *args)
+        return [(row[0], row[1]) for row in rows]
+
+    async def scan(self, collection: str, rng: ScanRange) -> AsyncGenerator[list[Row], None]:
+        """Rows in id order (reversed with ``rng.reverse``), in chunks, merged across workers.
+
+        Each worker is asked for a page at a time; a chunk holds only rows no worker can
+        still precede, so the chunks concatenate into one ordered stream.
+        """
+        limit = rng.limit
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
+        self.local.describe_collection(collection)  # a missing collection fails here
+        slots = list(range(self.workers))
+        ranges = dict.fromkeys(slots, rng)
+        buffers: dict[int, list[Row]] = {slot: [] for slot in slots}
+        done: set[int] = set()
+        remaining = limit
+        while remaining is None or remaining > 0:
+            empty = [s for s in slots if not buffers[s] and s not in done]
+            pages = await asyncio.gather(*(self._page(s, collection, ranges[s]) for s in empty))
+            for slot, page in zip(empty, pages, strict=True):
+                buffers[slot] = page
+                if len(page) < PAGE:
+                    done.add(slot)
+                elif rng.reverse:
+                    ranges[slot] = replace(ranges[slot], end=page[-1][0])
+                else:  # the next key after id is id + NUL
+                    ranges[slot] = replace(ranges[slot], start=page[-1][0] + "\x00")
+            chunk = _safe_chunk(buffers, done, rng.reverse)
+            if not chunk:
+                return
+            if remaining is not None:
+                chunk = chunk[:remaining]
+                remaining -= len(chunk)
+            yield chunk
+
+    # --- the node ------------------------------------------------------------------------------
+
+    def _stats(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = self.local.stats()["shards"]
+        return shards
+
+    async def shard_stats(self, timeout: float = 2.0) -> dict[int, dict[str, Any] | None]:
+        """Figures of every shard of the node by id; ``None`` for a worker not answering."""
+        count = self.local.store.shard_count
+        out: dict[int, dict[str, Any] | None] = dict.fromkeys(range(count))
+
+        async def ask(slot: int) -> None:
+            if slot == self.slot:
+                rows = self._stats()
+            else:
+                try:
+                    rows = await asyncio.wait_for(self._peer(slot).call("stats"), timeout)
+                except (Unavailable, TimeoutError):
+                    return
+            for row in rows:
+                out[row["shard"]] = row
+
+        await asyncio.gather(*(ask(s) for s in range(self.workers)))
+        return out
+
+
+def _safe_chunk(buffers: dict[int, list[Row]], done: set[int], reverse: bool) -> list[Row]:
+    """Take from the buffers every row that no unfetched row can come before."""
+    pending = [rows[-1][0] for slot, rows in buffers.items() if slot not in done and rows]
+    if pending:
+        bound = max(pending) if reverse else min(pending)
+        keep: Callable[[Row], bool] = (
+            (lambda row: row[0] >= bound) if reverse else (lambda row: row[0] <= bound)
+        )
+    else:
+        keep = lambda row: True  # noqa: E731 - every worker has sent its last page
+    parts = []
+    for slot, rows in buffers.items():
+        taken = list(itertools.takewhile(keep, rows))
+        buffers[slot] = rows[len(taken) :]
+        parts.append(taken)
+    return list(heapq.merge(*parts, key=_first, reverse=reverse))
