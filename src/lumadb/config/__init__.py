@@ -14,7 +14,13 @@ and what is allowed. See ``docs/configuration.md`` and ``luma.toml.example``.
 
 from __future__ import annotations
 
-from lumadb.config._handoff import failpoints, handoff_env, publish_handoff, settings_from_handoff
+from lumadb.config._handoff import (
+    failpoints,
+    handoff_env,
+    node_pid,
+    publish_handoff,
+    settings_from_handoff,
+)
 from lumadb.config._loader import load_settings
 from lumadb.config._settings import (
     AuthSettings,
@@ -44,6 +50,7 @@ __all__ = [
     "failpoints",
     "handoff_env",
     "load_settings",
+    "node_pid",
     "parse_duration",
     "parse_size",
     "publish_handoff",

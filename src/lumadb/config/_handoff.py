@@ -19,6 +19,7 @@ __all__ = [
     "HANDOFF_VAR",
     "failpoints",
     "handoff_env",
+    "node_pid",
     "publish_handoff",
     "settings_from_handoff",
 ]
@@ -27,6 +28,7 @@ HANDOFF_VAR = "LUMA_SERVE_SETTINGS"
 # Reliability tests switch canaries on in worker processes through this variable, the way
 # etcd's GOFAIL_FAILPOINTS and TiKV's failpoints do; it is empty in every real deployment.
 FAILPOINTS_VAR = "LUMA_FAILPOINTS"
+NODE_PID_VAR = "LUMA_NODE_PID"
 
 
 def failpoints() -> list[str]:
@@ -41,8 +43,19 @@ def handoff_env(settings: Settings) -> dict[str, str]:
 
 
 def publish_handoff(settings: Settings) -> None:
-    """Put ``settings`` into this process's environment, which its workers inherit."""
+    """Put ``settings`` into this process's environment, which its workers inherit.
+
+    The node's process id goes with them: a worker whose parent is another process was
+    orphaned while it started.
+    """
     os.environ.update(handoff_env(settings))
+    os.environ[NODE_PID_VAR] = str(os.getpid())
+
+
+def node_pid() -> int | None:
+    """The process id of the node that started this worker (``None`` outside a node)."""
+    raw = os.environ.get(NODE_PID_VAR, "")
+    return int(raw) if raw.isdigit() else None
 
 
 def settings_from_handoff() -> Settings:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["APP_TARGET", "run_node"]
 
 APP_TARGET = "lumadb.server.worker:create_app"
-NODE_PID_ENV = "LUMA_NODE_PID"  # lumadb.server.worker reads it (not imported here: it is heavy)
 
 
 def worker_count(settings: Settings, shards: int) -> int:
@@ -66,7 +65,6 @@ def _serve(settings: Settings, say: Callable[[str], None]) -> None:
     )
     say(f"{workers} shard workers for {boot.shards} shards; press Ctrl+C to stop")
     publish_handoff(settings)
-    os.environ[NODE_PID_ENV] = str(os.getpid())
     # Fresh interpreters for the workers: a forked child inherits RocksDB's global state
     # (thread pools) from the bootstrap above without its threads, and hangs on close.
     multiprocessing.set_start_method("spawn", force=True)

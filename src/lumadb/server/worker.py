@@ -27,7 +27,7 @@ from lumadb.api.auth.ratelimit import LoginLimiter
 from lumadb.api.auth.tokens import TokenIssuer
 from lumadb.api.context import ApiContext
 from lumadb.clock import Clock, SystemClock
-from lumadb.config import Settings, failpoints, settings_from_handoff
+from lumadb.config import Settings, failpoints, node_pid, settings_from_handoff
 from lumadb.errors import ConfigError, LumaError
 from lumadb.server.logs import configure_logging
 from lumadb.server.peers import Handler, PeerClient, PeerServer
@@ -44,7 +44,6 @@ __all__ = ["Placement", "build_app", "create_app", "peer_address"]
 # Threads for writes waiting on their WAL sync and for password hashing.
 BLOCKING_THREADS = 32
 _PR_SET_PDEATHSIG = 1
-NODE_PID_ENV = "LUMA_NODE_PID"  # set by the node: a worker whose parent differs is orphaned
 ORPHAN_GRACE = 10.0  # seconds an orphaned worker may take to stop by itself
 REFRESH_INTERVAL = 0.5  # seconds between looks at the node's records without requests
 _SLOTS: list[Slot] = []  # held for the life of the process
@@ -178,7 +177,7 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    parent = int(os.environ.get(NODE_PID_ENV) or os.getppid())
+    parent = node_pid() or os.getppid()
     if os.getppid() != parent or parent == 1:
         raise SystemExit("the node process is gone")
     threading.Thread(target=_watch_parent, args=(parent,), name="luma-orphan", daemon=True).start()

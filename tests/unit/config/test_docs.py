@@ -116,6 +116,7 @@ def test_public_api_is_pinned() -> None:
         "failpoints",
         "handoff_env",
         "load_settings",
+        "node_pid",
         "parse_duration",
         "parse_size",
         "publish_handoff",
