@@ -139,6 +139,8 @@ class LocalService:
 
     def _spec(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name)
+        if spec is None and self.refresh():  # made by another process of the node just now?
+            spec = self._specs.get(name)
         if spec is None:
             self.store.check_open()
             if not isinstance(name, str):
