@@ -5,7 +5,7 @@
     ``POST /api/v1/posts`` of ~1 KB documents, sent by wrk (2 threads, 64 connections,
     bearer token on every request) to a real ``luma serve`` subprocess and to a raw-ASGI
     "hello JSON" app (:mod:`benchmarks.http_peers`) served by granian exactly as ``luma serve``
-    runs LumaDB: one worker, uvloop, ASGI. The GET/POST comparison runs LumaDB with
+    runs LumaDB: one worker per core, uvloop, ASGI. The GET/POST comparison runs LumaDB with
     ``durability = "off"``, so an fsync does not set the rate; ``post_group`` is the same POSTs
     to a second node with the default ``group`` commit.
 ``ycsb_c_vs_redis``
@@ -20,7 +20,7 @@
 
 Every contender runs for the same fixed time per round; the rounds alternate contender by
 contender (:func:`benchmarks.harness.alternate`) after a shorter warm-up of each. Each trial
-also records its load generator's CPU use and the server worker's, so the report shows which
+also records its load generator's CPU use and the server workers', so the report shows which
 side was saturated. Every server listens on 127.0.0.1 on a free port, in its own process
 group, and is stopped and reaped at the end even when the suite fails.
 """
@@ -61,6 +61,7 @@ from benchmarks.harness import (
     settle,
 )
 from benchmarks.http_peers import (
+    HELLO_WORKERS,
     ServerProcess,
     cpu_seconds,
     free_port,
@@ -143,7 +144,7 @@ class Node:
 
     server: ServerProcess
     port: int
-    worker: int = 0
+    workers: tuple[int, ...] = ()
     token: str = ""
 
     @property
@@ -186,16 +187,20 @@ def start_luma(root: Path, name: str, durability: str, password: str, secret: st
     return Node(server, port)
 
 
-def _worker_of(node: Node) -> int:
-    """The single granian worker's pid (the process that runs the app)."""
+def _workers_of(node: Node, count: int) -> tuple[int, ...]:
+    """The pids of the node's ``count`` granian workers (the processes that run the app)."""
     deadline = time.perf_counter() + 30
     while True:
         workers = spawned_workers(node.server.pid)
-        if len(workers) == 1:
-            return workers[0]
+        if len(workers) == count:
+            return tuple(workers)
         if time.perf_counter() >= deadline:
-            raise RuntimeError(f"{node.server.name}: expected one worker, found {workers}")
+            raise RuntimeError(f"{node.server.name}: expected {count} workers, found {workers}")
         time.sleep(0.1)
+
+
+def _cpu(pids: tuple[int, ...]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def login(client: httpx.Client, node: Node, password: str) -> str:
@@ -323,7 +328,7 @@ class WrkTrial:
     url: str
     args: Callable[[int], Sequence[str]]
     seconds: int
-    server_pid: int
+    server_pids: tuple[int, ...]
     stats: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     runs: int = 0
 
@@ -343,11 +348,11 @@ class WrkTrial:
             "--",
             *self.args(self.runs),
         ]
-        server_before, driver_before = cpu_seconds(self.server_pid), _children_cpu()
+        server_before, driver_before = _cpu(self.server_pids), _children_cpu()
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 60, check=False
         )
-        server_cpu = cpu_seconds(self.server_pid) - server_before
+        server_cpu = _cpu(self.server_pids) - server_before
         driver_cpu = _children_cpu() - driver_before
         if done.returncode != 0:
             raise RuntimeError(f"{self.name}: wrk failed:\n{done.stdout}\n{done.stderr}")
@@ -377,7 +382,7 @@ class RespTrial:
     port: int
     script: Path
     seconds: int
-    server_pid: int
+    server_pids: tuple[int, ...]
     stats: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def run(self, seconds: int, record: bool) -> float:
@@ -392,11 +397,11 @@ class RespTrial:
             str(self.script),
             str(CONNECTIONS),
         ]
-        server_before = cpu_seconds(self.server_pid)
+        server_before = _cpu(self.server_pids)
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 60, cwd=ROOT, check=False
         )
-        server_cpu = cpu_seconds(self.server_pid) - server_before
+        server_cpu = _cpu(self.server_pids) - server_before
         if done.returncode != 0:
             raise RuntimeError(f"{self.name}: resp-benchmark failed:\n{done.stderr[-2000:]}")
         result = _json_line(done.stdout, f"{self.name}: resp-benchmark")
@@ -441,7 +446,7 @@ class RedisBenchmarkTrial:
     port: int
     key: str
     seconds: int
-    server_pid: int
+    server_pids: tuple[int, ...]
     stats: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     last_rate: float = 20_000.0
 
@@ -464,11 +469,11 @@ class RedisBenchmarkTrial:
             "HGETALL",
             self.key,
         ]
-        server_before, driver_before = cpu_seconds(self.server_pid), _children_cpu()
+        server_before, driver_before = _cpu(self.server_pids), _children_cpu()
         began = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         elapsed = time.perf_counter() - began
-        server_cpu = cpu_seconds(self.server_pid) - server_before
+        server_cpu = _cpu(self.server_pids) - server_before
         driver_cpu = _children_cpu() - driver_before
         rate = 0.0
         for line in done.stdout.splitlines():
@@ -589,7 +594,7 @@ def start_servers(
     stack.callback(redis_server.stop)
     for node in (luma, group, hello):
         node.server.wait_ready(functools.partial(http_ok, node.port, "/health"))
-        node.worker = _worker_of(node)
+        node.workers = _workers_of(node, HELLO_WORKERS)
     redis_server.wait_ready(lambda: redis_ping(redis_port))
     return Servers(luma, group, hello, redis_server, redis_port)
 
@@ -644,15 +649,15 @@ def make_trials(
         "ycsb_luma": (luma, ycsb(luma)),
     }
     trials: dict[str, WrkTrial | RespTrial | RedisBenchmarkTrial] = {
-        name: WrkTrial(name, node.url, args, size.seconds, node.worker)
+        name: WrkTrial(name, node.url, args, size.seconds, node.workers)
         for name, (node, args) in wrk.items()
     }
     trials["ycsb_redis"] = RespTrial(
-        "ycsb_redis", servers.redis_port, script, size.seconds, servers.redis.pid
+        "ycsb_redis", servers.redis_port, script, size.seconds, (servers.redis.pid,)
     )
     # rank 0, the hottest record, is record 0
     trials["redis_bench_check"] = RedisBenchmarkTrial(
-        "redis_bench_check", servers.redis_port, "user0", size.seconds, servers.redis.pid
+        "redis_bench_check", servers.redis_port, "user0", size.seconds, (servers.redis.pid,)
     )
     return trials
 

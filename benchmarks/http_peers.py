@@ -43,6 +43,7 @@ from benchmarks.workload import DocumentMaker
 
 __all__ = [
     "HELLO_FIELDS",
+    "HELLO_WORKERS",
     "HELLO_FIELD_CHARS",
     "ServerProcess",
     "cpu_seconds",
@@ -55,6 +56,8 @@ __all__ = [
 HELLO_SEED = 3_000_017
 HELLO_FIELDS, HELLO_FIELD_CHARS = 10, 92  # the suite's document shape: ~1000 bytes of JSON
 STOP_TIMEOUT = 20.0
+# As many workers as a default `luma serve` runs: one per core (with one shard per core).
+HELLO_WORKERS = os.cpu_count() or 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -119,8 +122,6 @@ def serve_hello(port: int) -> None:
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
-    from lumadb.server.node import WORKERS
-
     multiprocessing.set_start_method("spawn", force=True)
     Granian(
         "benchmarks.http_peers:create_hello",
@@ -128,7 +129,7 @@ def serve_hello(port: int) -> None:
         port=port,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=WORKERS,
+        workers=HELLO_WORKERS,
         loop=Loops.uvloop,
         log_level=LogLevels.info,
         respawn_failed_workers=True,
