@@ -65,10 +65,20 @@ class _Batcher:
 
 
 class PeerServer:
-    """Answers requests from peers with ``handlers[op](*args)``."""
+    """Answers requests from peers with ``handlers[op](*args)``.
 
-    def __init__(self, handlers: Mapping[str, Handler], address: str) -> None:
+    ``inline`` operations are plain functions that never block (a read from the local
+    shards): they are answered in the connection's read loop, without a task each.
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        address: str,
+        inline: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         self._handlers = handlers
+        self._inline = dict(inline or {})
         self.address = address
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,8 +102,12 @@ class PeerServer:
         out = _Batcher(writer)
         self._writers.add(writer)
         try:
+            inline = self._inline
             while True:
                 request = await _read_frame(reader)
+                if isinstance(request, list) and len(request) == 4 and request[2] in inline:
+                    self._answer_inline(request, out)
+                    continue
                 task = asyncio.create_task(self._answer(request, out))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -104,6 +118,18 @@ class PeerServer:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _answer_inline(self, request: list[Any], out: _Batcher) -> None:
+        msg_id = request[1]
+        try:
+            if request[0] != VERSION or not isinstance(request[3], list):
+                raise InvalidArgument(f"unsupported peer request {str(request)[:80]}")
+            out.send(_frame([msg_id, True, self._inline[request[2]](*request[3])]))
+        except LumaError as exc:
+            out.send(_frame([msg_id, False, [exc.code, exc.message]]))
+        except Exception as exc:
+            _log.exception("peer operation %r failed", request[2])
+            out.send(_frame([msg_id, False, ["internal", f"peer failed: {type(exc).__name__}"]]))
 
     async def _answer(self, request: Any, out: _Batcher) -> None:
         msg_id = request[1] if isinstance(request, list) and len(request) == 4 else -1

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,9 @@ class WorkerNode:
         router = ctx.docs
         if router.workers > 1:
             handlers = {op: _refreshing(ctx, fn) for op, fn in router.local_handlers().items()}
-            self._server = PeerServer(handlers, peer_address(ctx.service.store.path, router.slot))
+            reads = {op: _refreshed(ctx, fn) for op, fn in router.local_reads().items()}
+            address = peer_address(ctx.service.store.path, router.slot)
+            self._server = PeerServer(handlers, address, inline=reads)
             await self._server.start()
         self._refresher = asyncio.create_task(self._refresh(ctx))
 
@@ -149,9 +152,18 @@ class WorkerNode:
 
 
 def _refreshing(ctx: ApiContext, fn: Handler) -> Handler:
+    # Every peer call first takes in other workers' changes, as every HTTP request does.
     async def run(*args: Any) -> Any:
         ctx.refresh()
         return await fn(*args)
+
+    return run
+
+
+def _refreshed(ctx: ApiContext, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        ctx.refresh()
+        return fn(*args)
 
     return run
 

@@ -103,27 +103,26 @@ class ShardRouter:
         return peer
 
     def local_handlers(self) -> dict[str, Callable[..., Awaitable[Any]]]:
-        """What peers may ask this worker (the server side of :meth:`_peer` calls)."""
+        """What peers may ask this worker that waits (writes wait for their WAL sync)."""
         svc = self.local
         return {
-            "get_stored": self._async(svc.get_stored),
-            "get_versioned": self._async(svc.get_versioned),
-            "get_many": self._async(svc.get_many),
             "put": functools.partial(self.write, svc.put),
             "put_if": functools.partial(self.write, svc.put_if),
             "insert": functools.partial(self.write, svc.insert),
             "delete": functools.partial(self.write, svc.delete),
             "put_many": functools.partial(self.write, svc.put_many),
-            "scan_page": self._async(self._scan_page),
-            "stats": self._async(self._stats),
         }
 
-    @staticmethod
-    def _async(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-        async def run(*args: Any) -> T:
-            return fn(*args)
-
-        return run
+    def local_reads(self) -> dict[str, Callable[..., Any]]:
+        """What peers may ask this worker that answers at once (reads of its shards)."""
+        svc = self.local
+        return {
+            "get_stored": svc.get_stored,
+            "get_versioned": svc.get_versioned,
+            "get_many": svc.get_many,
+            "scan_page": self._scan_page,
+            "stats": self._stats,
+        }
 
     # --- one document -------------------------------------------------------------------------
 

@@ -50,8 +50,16 @@ HANDLERS = {
 }
 
 
+def _inline_get(doc_id: str) -> Any:
+    if doc_id == "missing":
+        raise DocumentNotFound(f"document {doc_id!r} does not exist")
+    if doc_id == "bug":
+        raise RuntimeError("a bug")
+    return {"id": doc_id}
+
+
 async def _with_peer(body: Any) -> Any:
-    server = PeerServer(HANDLERS, _address())
+    server = PeerServer(HANDLERS, _address(), inline={"get": _inline_get})
     await server.start()
     client = PeerClient(server.address, "worker 1")
     try:
@@ -112,3 +120,17 @@ def test_a_peer_that_goes_away_fails_pending_calls_and_is_reconnected() -> None:
             await restarted.close()
 
     assert asyncio.run(_with_peer(body)) == ["back"]
+
+
+def test_inline_operations_answer_in_order_with_their_errors() -> None:
+    async def body(server: PeerServer, client: PeerClient) -> Any:
+        calls = [client.call("get", "a"), client.call("get", "missing"), client.call("get", "bug")]
+        calls.append(client.call("echo", "after"))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    found, missing, bug, after = asyncio.run(_with_peer(body))
+    assert found == {"id": "a"}
+    assert isinstance(missing, DocumentNotFound)
+    assert isinstance(bug, LumaError)
+    assert bug.code == "internal"
+    assert after == ["after"]

@@ -74,7 +74,11 @@ async def _node(tmp_path: Path) -> AsyncIterator[list[Worker]]:
                 if other != slot
             }
             router = ShardRouter(service, executor, slot=slot, workers=WORKERS, peers=peers)
-            server = PeerServer(_refreshing(service, router.local_handlers()), address[slot])
+            server = PeerServer(
+                _refreshing(service, router.local_handlers()),
+                address[slot],
+                inline={op: _refreshed(service, fn) for op, fn in router.local_reads().items()},
+            )
             await server.start()
             workers.append(Worker(service, router, server, executor))
         yield workers
@@ -100,6 +104,14 @@ def _refreshing(
         return run
 
     return {op: wrap(fn) for op, fn in handlers.items()}
+
+
+def _refreshed(service: LocalService, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        service.refresh()
+        return fn(*args)
+
+    return run
 
 
 def _run(tmp_path: Path, body: Callable[[list[Worker]], Awaitable[Any]]) -> Any:
