@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import jwt
 import pytest
 from tests.e2e.conftest import JWT_SECRET, Api
@@ -93,6 +94,16 @@ def test_failed_logins_are_rate_limited_per_user(api: Api, name: str) -> None:
     assert int(limited.headers["retry-after"]) >= 1
     right = {"username": name, "password": "user-pass-123"}
     assert api.call("POST", "/api/v1/_auth/token", json=right).status_code == 429
+
+
+def test_login_limits_hold_across_the_workers_of_a_node(served_api: Api, name: str) -> None:
+    served_api.user(name, ["reader"])
+    wrong = {"username": name, "password": "not-the-password"}
+    codes = []
+    for _ in range(6):  # a new connection each: they land on different workers
+        with httpx.Client(base_url=served_api.base) as fresh:
+            codes.append(fresh.post("/api/v1/_auth/token", json=wrong).status_code)
+    assert codes == [401] * 5 + [429]
 
 
 def test_reader_reads_but_cannot_write_or_administer(api: Api, name: str) -> None:

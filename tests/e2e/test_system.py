@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from tests.e2e.conftest import Api
 
 
@@ -50,3 +51,25 @@ def test_metrics_show_shard_sizes_on_rocksdb(served_api: Api, name: str) -> None
         if line.startswith("luma_shard_memtable_bytes{")
     ]
     assert len(sizes) == 2 and sum(sizes) > 5000
+
+
+def _count(text: str, labels: str) -> int:
+    for line in text.splitlines():
+        if line.startswith(f"luma_http_requests_total{{{labels}}} "):
+            return int(line.rsplit(" ", 1)[1])
+    return 0
+
+
+def test_metrics_add_up_the_requests_of_every_worker(served_api: Api, name: str) -> None:
+    docs = served_api.collection(name)
+    labels = 'method="GET",route="/api/v1/{collection}/{id}",status="404"'
+    before = _count(served_api.call("GET", "/metrics", token=served_api.admin).text, labels)
+    headers = {"authorization": f"Bearer {served_api.admin}"}
+    for i in range(20):  # a new connection each: they land on different workers
+        with httpx.Client(base_url=served_api.base) as fresh:
+            assert fresh.get(f"/api/v1/{docs}/none{i}", headers=headers).status_code == 404
+    for _ in range(3):  # whichever worker answers the scrape, it counts the whole node
+        text = served_api.call("GET", "/metrics", token=served_api.admin).text
+        assert _count(text, labels) - before == 20
+        assert 'luma_shard_up{shard="0"} 1' in text
+        assert 'luma_shard_up{shard="1"} 1' in text

@@ -18,6 +18,7 @@ from lumadb.service.permissions import Actor
 
 __all__ = ["AdminRoutes"]
 
+LOGIN_SLOT = 0  # the shard worker that checks passwords and counts failed logins
 _COLLECTION_KEYS = {"name", "changefeed"}
 _LATER_KEYS = {"schema", "indexes", "vectors", "ttl"}
 
@@ -41,6 +42,7 @@ class AdminRoutes:
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
+        ctx.docs.serve_async("login", self._login)
 
     def register(self, router: Router) -> None:
         """Add the routes."""
@@ -71,11 +73,16 @@ class AdminRoutes:
     async def token(self, request: Request, params: Params, actor: None) -> Response:
         """Exchange a user name and password for an access token."""
         body = _fields(await self._body(request), {"username", "password"}, set(), "the login")
-        token, lifetime = await self.ctx.blocking(
-            self.ctx.auth.login, body.get("username"), body.get("password"), request.client
+        # One worker checks every login of the node, so the attempt limits hold node-wide.
+        token, lifetime = await self.ctx.docs.on(
+            LOGIN_SLOT, "login", body.get("username"), body.get("password"), request.client
         )
         reply = {"access_token": token, "token_type": "bearer", "expires_in": lifetime}
         return json_response(reply, headers=[(b"cache-control", b"no-store")])
+
+    async def _login(self, username: object, password: object, address: str) -> list[Any]:
+        token, lifetime = await self.ctx.blocking(self.ctx.auth.login, username, password, address)
+        return [token, lifetime]
 
     async def me(self, request: Request, params: Params, actor: Actor) -> Response:
         """The caller's name and grants."""

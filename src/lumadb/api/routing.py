@@ -36,6 +36,7 @@ class Route:
     summary: str
     segments: tuple[str, ...]
     timed: bool = True
+    params: tuple[tuple[int, str], ...] = ()  # (segment position, parameter name)
 
 
 class _Node:
@@ -68,7 +69,8 @@ class Router:
     ) -> None:
         """Register ``handler`` for ``method`` on ``template`` (``/api/v1/{collection}``)."""
         segments = tuple(template.split("/")[1:])
-        route = Route(method, template, handler, public, summary, segments, timed)
+        params = tuple((i, s[1:-1]) for i, s in enumerate(segments) if s.startswith("{"))
+        route = Route(method, template, handler, public, summary, segments, timed, params)
         node = self._root
         for segment in segments:
             if segment.startswith("{"):
@@ -96,12 +98,7 @@ class Router:
             raise MethodNotAllowed(
                 f"{method} is not allowed here; allowed: {', '.join(allowed)}", allowed
             )
-        params = {
-            segment[1:-1]: part
-            for segment, part in zip(route.segments, parts, strict=True)
-            if segment.startswith("{")
-        }
-        return route, params
+        return route, {name: parts[at] for at, name in route.params}
 
 
 def _find(node: _Node, parts: list[str], at: int) -> _Node | None:

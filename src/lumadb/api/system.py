@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from typing import Any
 
 from lumadb.api._wire import Request, Response, json_response
 from lumadb.api.context import ApiContext
@@ -52,6 +53,24 @@ class Metrics:
         hist[_bisect(BUCKETS, seconds)] += 1
         hist[-1] += seconds
 
+    def snapshot(self) -> list[Any]:
+        """The figures as plain lists (what a peer worker sends)."""
+        return [
+            [[*key, n] for key, n in self._counts.items()],
+            [[*key, hist] for key, hist in self._latency.items()],
+        ]
+
+    def add(self, snapshot: list[Any]) -> None:
+        """Add another worker's :meth:`snapshot` to these figures."""
+        counts, latency = snapshot
+        for method, route, status, n in counts:
+            key = (method, route, status)
+            self._counts[key] = self._counts.get(key, 0) + n
+        for method, route, hist in latency:
+            mine = self._latency.setdefault((method, route), [0.0] * len(hist))
+            for i, value in enumerate(hist):
+                mine[i] += value
+
     def lines(self) -> Iterator[str]:
         """The request metrics in Prometheus text format."""
         counts = dict(self._counts)
@@ -80,6 +99,7 @@ class SystemRoutes:
     def __init__(self, ctx: ApiContext, metrics: Metrics) -> None:
         self.ctx = ctx
         self.metrics = metrics
+        ctx.docs.serve("http_metrics", metrics.snapshot)
 
     def register(self, router: Router) -> None:
         """Add the routes."""
@@ -107,7 +127,13 @@ class SystemRoutes:
     async def prometheus(self, request: Request, params: Params, actor: Actor) -> Response:
         """Request, cache and write-ahead-log figures."""
         actor.require_system("read metrics")
-        lines = list(self.metrics.lines())
+        # The node's figures: every worker's requests, so counters never step back when
+        # a scrape lands on another worker.
+        total = Metrics()
+        for snapshot in (await self.ctx.docs.ask_all("http_metrics")).values():
+            if snapshot is not None:
+                total.add(snapshot)
+        lines = list(total.lines())
         shards = sorted((await self.ctx.docs.shard_stats()).items())
         lines.append("# HELP luma_shard_up 1 when the shard's worker answered")
         lines.append("# TYPE luma_shard_up gauge")

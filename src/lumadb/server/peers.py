@@ -151,10 +151,17 @@ class PeerServer:
 class PeerClient:
     """Calls on one peer over one pipelined connection."""
 
-    def __init__(self, address: str, name: str, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        connect_timeout: float = 2.0,
+        call_timeout: float | None = None,
+    ) -> None:
         self.address = address
         self.name = name
         self._timeout = connect_timeout
+        self._call_timeout = call_timeout
         self._out: _Batcher | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
@@ -166,10 +173,25 @@ class PeerClient:
         out = self._out or await self._connect()
         self._next_id += 1
         msg_id = self._next_id
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[msg_id] = future
         out.send(_frame([VERSION, msg_id, op, list(args)]))
-        return await future
+        if self._call_timeout is None:
+            return await future
+        # A peer that stopped answering (stopped, overloaded) must not hold the caller:
+        # one timer handle per call, cheaper than wait_for's task.
+        timer = loop.call_later(self._call_timeout, self._expire, msg_id)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _expire(self, msg_id: int) -> None:
+        future = self._pending.pop(msg_id, None)
+        if future is not None and not future.done():
+            limit = self._call_timeout
+            future.set_exception(Unavailable(f"{self.name} did not answer within {limit:g} s"))
 
     async def _connect(self) -> _Batcher:
         if self._connecting is None:

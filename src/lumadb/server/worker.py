@@ -93,7 +93,11 @@ def open_context(
         raise
     slot, workers = (0, 1) if placement is None else (placement.slot, placement.workers)
     peers: dict[int, Peer] = {
-        other: PeerClient(peer_address(path, other), f"worker {other}")
+        other: PeerClient(
+            peer_address(path, other),
+            f"worker {other}",
+            call_timeout=settings.server.request_timeout,
+        )
         for other in range(workers)
         if other != slot
     }

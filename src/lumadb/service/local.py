@@ -286,6 +286,17 @@ class LocalService:
         value = self._shard_for(key).get(key)
         return None if value is None else (bytes(value), codec.version_of(value))
 
+    def locate(self, collection: str, doc_id: str) -> tuple[int, bytes]:
+        """The id of the shard holding a document (open here or not), and its key."""
+        spec = self._specs.get(collection) or self._spec(collection)
+        key = spec.prefix + _encode_id(doc_id)
+        return self.store.shard_id(key), key
+
+    def get_stored_at(self, key: bytes) -> tuple[bytes, int] | None:
+        """:meth:`get_stored` by a key :meth:`locate` gave (a shard open here)."""
+        value = self._shard_for(key).get(key)
+        return None if value is None else (bytes(value), codec.version_of(value))
+
     def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
         """Replace a document only if it is at ``version`` (``None``: only if it is absent).
 

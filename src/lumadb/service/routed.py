@@ -15,6 +15,7 @@ its owner's WAL sync.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import heapq
 import itertools
@@ -66,7 +67,11 @@ class ShardRouter:
         self.workers = workers
         self.peers = dict(peers or {})
         self._always = local.settings.storage.durability == "always"
+        self._extra_reads: dict[str, Callable[..., Any]] = {}
+        self._extra_waits: dict[str, Callable[..., Awaitable[Any]]] = {}
         self._shard_of = local.shard_of
+        self._locate = local.locate
+        self._get_stored_at = local.get_stored_at
 
     # --- running here ------------------------------------------------------------------------
 
@@ -111,6 +116,7 @@ class ShardRouter:
             "insert": functools.partial(self.write, svc.insert),
             "delete": functools.partial(self.write, svc.delete),
             "put_many": functools.partial(self.write, svc.put_many),
+            **self._extra_waits,
         }
 
     def local_reads(self) -> dict[str, Callable[..., Any]]:
@@ -122,15 +128,31 @@ class ShardRouter:
             "get_many": svc.get_many,
             "scan_page": self._scan_page,
             "stats": self._stats,
+            **self._extra_reads,
         }
+
+    def serve(self, op: str, fn: Callable[..., Any]) -> None:
+        """Let peers ask this worker ``op`` (answered at once by ``fn``), e.g. its metrics."""
+        self._extra_reads[op] = fn
+
+    def serve_async(self, op: str, fn: Callable[..., Awaitable[Any]]) -> None:
+        """Let peers ask this worker ``op``, answered by the coroutine function ``fn``."""
+        self._extra_waits[op] = fn
+
+    async def on(self, slot: int, op: str, *args: Any) -> Any:
+        """Run ``op`` (registered with :meth:`serve_async`) on worker ``slot``."""
+        if slot == self.slot:
+            return await self._extra_waits[op](*args)
+        return await self._peer(slot).call(op, *args)
 
     # --- one document -------------------------------------------------------------------------
 
     async def get_stored(self, collection: str, doc_id: str) -> tuple[bytes, int] | None:
         """A document's stored JSON and version, or ``None``."""
-        slot = self.owner(collection, doc_id)
+        shard, key = self._locate(collection, doc_id)  # the hottest read: one key encoding
+        slot = shard % self.workers
         if slot == self.slot:
-            return self.local.get_stored(collection, doc_id)
+            return self._get_stored_at(key)
         found = await self._peer(slot).call("get_stored", collection, doc_id)
         return None if found is None else (found[0], found[1])
 
@@ -272,23 +294,27 @@ class ShardRouter:
         shards: list[dict[str, Any]] = self.local.stats()["shards"]
         return shards
 
-    async def shard_stats(self, timeout: float = 2.0) -> dict[int, dict[str, Any] | None]:
-        """Figures of every shard of the node by id; ``None`` for a worker not answering."""
-        count = self.local.store.shard_count
-        out: dict[int, dict[str, Any] | None] = dict.fromkeys(range(count))
+    async def ask_all(self, op: str, timeout: float = 2.0) -> dict[int, Any]:
+        """``op`` answered by every worker (this one included), by slot; ``None`` when a
+        worker does not answer within ``timeout``."""
+        out: dict[int, Any] = dict.fromkeys(range(self.workers))
 
         async def ask(slot: int) -> None:
             if slot == self.slot:
-                rows = self._stats()
-            else:
-                try:
-                    rows = await asyncio.wait_for(self._peer(slot).call("stats"), timeout)
-                except (Unavailable, TimeoutError):
-                    return
-            for row in rows:
-                out[row["shard"]] = row
+                out[slot] = self.local_reads()[op]()
+                return
+            with contextlib.suppress(Unavailable, TimeoutError):  # stays None: not answering
+                out[slot] = await asyncio.wait_for(self._peer(slot).call(op), timeout)
 
         await asyncio.gather(*(ask(s) for s in range(self.workers)))
+        return out
+
+    async def shard_stats(self, timeout: float = 2.0) -> dict[int, dict[str, Any] | None]:
+        """Figures of every shard of the node by id; ``None`` for a worker not answering."""
+        out: dict[int, dict[str, Any] | None] = dict.fromkeys(range(self.local.store.shard_count))
+        for rows in (await self.ask_all("stats", timeout)).values():
+            for row in rows or ():
+                out[row["shard"]] = row
         return out
 
 

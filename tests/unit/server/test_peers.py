@@ -134,3 +134,18 @@ def test_inline_operations_answer_in_order_with_their_errors() -> None:
     assert isinstance(bug, LumaError)
     assert bug.code == "internal"
     assert after == ["after"]
+
+
+def test_a_call_the_peer_does_not_answer_in_time_fails_unavailable() -> None:
+    async def body(server: PeerServer, client: PeerClient) -> Any:
+        _GATE["gate"] = asyncio.Event()
+        impatient = PeerClient(server.address, "worker 1", call_timeout=0.05)
+        try:
+            with pytest.raises(Unavailable, match="did not answer"):
+                await impatient.call("gated", "never")
+            _GATE["gate"].set()
+            return await impatient.call("echo", "still usable")
+        finally:
+            await impatient.close()
+
+    assert asyncio.run(_with_peer(body)) == ["still usable"]
