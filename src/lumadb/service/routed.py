@@ -247,8 +247,8 @@ class ShardRouter:
         rows = self.local.scan(collection, ScanRange(prefix, start, end, limit, reverse))
         return list(rows)
 
-    async def _page(self, slot: int, collection: str, rng: ScanRange) -> list[Row]:
-        args = (collection, rng.prefix, rng.start, rng.end, PAGE, rng.reverse)
+    async def _page(self, slot: int, collection: str, rng: ScanRange, size: int) -> list[Row]:
+        args = (collection, rng.prefix, rng.start, rng.end, size, rng.reverse)
         if slot == self.slot:
             return self._scan_page(*args)
         rows = await self._peer(slot).call("scan_page", *args)
@@ -258,7 +258,9 @@ class ShardRouter:
         """Rows in id order (reversed with ``rng.reverse``), in chunks, merged across workers.
 
         Each worker is asked for a page at a time; a chunk holds only rows no worker can
-        still precede, so the chunks concatenate into one ordered stream.
+        still precede, so the chunks concatenate into one ordered stream. Pages are read one
+        after another, not from one snapshot: a document written meanwhile may or may not
+        be seen, as with any cursor over live data.
         """
         limit = rng.limit
         if limit is not None and (type(limit) is not int or limit < 0):
@@ -271,10 +273,13 @@ class ShardRouter:
         remaining = limit
         while remaining is None or remaining > 0:
             empty = [s for s in slots if not buffers[s] and s not in done]
-            pages = await asyncio.gather(*(self._page(s, collection, ranges[s]) for s in empty))
+            size = PAGE if remaining is None else min(PAGE, remaining)
+            pages = await asyncio.gather(
+                *(self._page(s, collection, ranges[s], size) for s in empty)
+            )
             for slot, page in zip(empty, pages, strict=True):
                 buffers[slot] = page
-                if len(page) < PAGE:
+                if len(page) < size:
                     done.add(slot)
                 elif rng.reverse:
                     ranges[slot] = replace(ranges[slot], end=page[-1][0])
