@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from lumadb.clock import Clock
 from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
+from lumadb.query import Engine, Result
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.local import LocalService
 from lumadb.storage.database import DatabaseSnapshot
@@ -165,6 +166,7 @@ class Database:
 
     def __init__(self, service: LocalService) -> None:
         self._svc = service
+        self._lql: Engine | None = None
 
     @property
     def path(self) -> str:
@@ -195,6 +197,23 @@ class Database:
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop a collection and its documents; returns whether it existed."""
         return self._svc.drop_collection(name, missing_ok=missing_ok)
+
+    def query(
+        self, text: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run LQL (``docs/lql.md``); the rows of the last statement as dicts.
+
+        ``params`` fill ``?`` (a list) or ``:name`` (a dict) placeholders.
+        """
+        return self.execute(text, params).dicts()
+
+    def execute(self, text: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Result:
+        """Run LQL; the last statement's :class:`~lumadb.query.Result` (columns and rows)."""
+        engine: Engine | None = self._lql
+        if engine is None:
+            engine = self._lql = Engine(self._svc)
+        result: Result = engine.query(text, params)
+        return result
 
     def snapshot(self) -> Snapshot:
         """A consistent read-only view of every collection."""

@@ -65,6 +65,7 @@ __all__ = [
     "InvalidInput",
     "LumaError",
     "MalformedRequest",
+    "QueryError",
     "MethodNotAllowed",
     "NotFound",
     "ReadOnlyError",
@@ -132,6 +133,12 @@ class InvalidArgument(InvalidInput):
     """An argument other than an id, document or name is out of its allowed range."""
 
     code = "invalid_argument"
+
+
+class QueryError(InvalidInput):
+    """An LQL statement that cannot be parsed, or asks for something LQL does not do."""
+
+    code = "invalid_query"
 
 
 class MalformedRequest(InvalidInput):

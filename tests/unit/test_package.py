@@ -92,9 +92,10 @@ ALLOWED = {
     "storage": BASE,
     "catalog": BASE | {"storage"},
     "service": BASE | {"storage", "catalog"},
+    "query": BASE | {"service"},
     "cli": BASE | {"service", "_embedded", "server"},
-    "_embedded": BASE | {"service", "storage"},
-    "api": BASE | {"service", "catalog"},
+    "_embedded": BASE | {"service", "storage", "query"},
+    "api": BASE | {"service", "catalog", "query"},
     "server": BASE | {"service", "catalog", "storage", "api", "_embedded"},
     "client": BASE | {"service"},
 }

@@ -219,8 +219,9 @@ def test_scans_merge_every_worker_in_id_order(tmp_path: Path) -> None:
         assert await _scan_all(a, "c", ScanRange(reverse=True)) == ids[::-1]
         assert await _scan_all(a, "c", ScanRange(limit=300)) == ids[:300]
         assert await _scan_all(a, "c", ScanRange(limit=5)) == ids[:5]
-        assert await _scan_all(a, "c", ScanRange(limit=PAGE * 2, reverse=True)) == (
-            ids[::-1][: PAGE * 2]
+        assert (
+            await _scan_all(a, "c", ScanRange(limit=PAGE * 2, reverse=True))
+            == (ids[::-1][: PAGE * 2])
         )
         assert await _scan_all(a, "c", ScanRange(start="s00100", end="s00700")) == [
             i for i in ids if "s00100" <= i < "s00700"

@@ -1,0 +1,131 @@
+"""LQL text → statements: sqlglot with LQL's dialect, plus LumaDB's own DDL.
+
+LQL is SQL in PostgreSQL's spelling, with arrays indexed from 0 (``tags[0]`` is the first
+element, as in the JSON it reads) and ``CREATE COLLECTION`` / ``DROP COLLECTION`` for
+LumaDB's tables. A syntax error names the line and column and shows where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import Token, TokenType
+
+from lumadb.errors import QueryError
+
+__all__ = ["CollectionDDL", "Lql", "Statement", "parse", "parse_one"]
+
+MAX_QUERY = 1_000_000  # characters
+
+
+class Lql(Postgres):
+    """PostgreSQL's grammar; arrays from 0; NULL sorts below every value (as in SQLite)."""
+
+    INDEX_OFFSET = 0
+    NULL_ORDERING = "nulls_are_small"
+
+
+@dataclass(frozen=True)
+class CollectionDDL:
+    """``CREATE COLLECTION [IF NOT EXISTS] name`` or ``DROP COLLECTION [IF EXISTS] name``."""
+
+    action: str  # "create" | "drop"
+    name: str
+    if_exists: bool  # IF NOT EXISTS for create, IF EXISTS for drop
+
+
+Statement = exp.Expression | CollectionDDL
+
+# sqlglot logs a warning before falling back to a raw Command; LQL reports its own error.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def parse(text: object) -> list[Statement]:
+    """Every statement of ``text`` (separated by ``;``), or :class:`QueryError`."""
+    if not isinstance(text, str):
+        raise QueryError(f"a query must be a string, not {type(text).__name__}")
+    if len(text) > MAX_QUERY:
+        raise QueryError(f"a query may have at most {MAX_QUERY} characters")
+    try:
+        tokens = Lql().tokenize(text)
+    except TokenError as exc:
+        raise QueryError(f"cannot read the query: {exc}") from None
+    statements: list[Statement] = []
+    for chunk in _split(tokens):
+        ddl = _collection_ddl(chunk)
+        if ddl is not None:
+            statements.append(ddl)
+            continue
+        try:
+            parsed = Lql().parser().parse(chunk, text)
+        except ParseError as exc:
+            raise QueryError(_describe(exc)) from None
+        for node in parsed:
+            if node is None:
+                continue
+            if isinstance(node, exp.Command):
+                word = str(node.this).upper()
+                raise QueryError(f"{word} {_head(node)} is not supported in LQL")
+            statements.append(node)  # type: ignore[arg-type]  # sqlglot's Expr is Expression
+    if not statements:
+        raise QueryError("the query is empty")
+    return statements
+
+
+def _split(tokens: list[Token]) -> list[list[Token]]:
+    chunks: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    return [c for c in chunks if c]
+
+
+def _words(tokens: list[Token]) -> list[str]:
+    return [t.text.upper() if t.token_type != TokenType.IDENTIFIER else t.text for t in tokens]
+
+
+def _collection_ddl(tokens: list[Token]) -> CollectionDDL | None:
+    words = _words(tokens)
+    if len(words) < 3 or words[0] not in ("CREATE", "DROP") or words[1] != "COLLECTION":
+        return None
+    action = words[0].lower()
+    rest = tokens[2:]
+    guard = ["IF", "NOT", "EXISTS"] if action == "create" else ["IF", "EXISTS"]
+    if_exists = [t.text.upper() for t in rest[: len(guard)]] == guard
+    if if_exists:
+        rest = rest[len(guard) :]
+    if len(rest) != 1 or rest[0].token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+        where = rest[1] if len(rest) > 1 else tokens[-1]
+        raise QueryError(
+            f"line {where.line}, column {where.col}: expected "
+            f"{words[0]} COLLECTION {' '.join(guard)} <name>"
+        )
+    return CollectionDDL(action, rest[0].text, if_exists)
+
+
+def _head(node: exp.Command) -> str:
+    text = node.expression.name if isinstance(node.expression, exp.Literal) else ""
+    return (text.split() or [""])[0].upper()
+
+
+def _describe(exc: ParseError) -> str:
+    if not exc.errors:
+        return f"syntax error: {exc}"
+    first = exc.errors[0]
+    near = first.get("highlight") or ""
+    text = str(first.get("description", "syntax error"))
+    return f"line {first.get('line')}, column {first.get('col')}: {text} (near {near!r})"
+
+
+def parse_one(text: object) -> Statement:
+    """The single statement of ``text``."""
+    statements = parse(text)
+    if len(statements) != 1:
+        raise QueryError(f"expected one statement, found {len(statements)}")
+    return statements[0]
