@@ -207,6 +207,23 @@ SCHEMAS: dict[str, Schema] = {
         ("count", "ids"),
     ),
     "Login": _object({"username": STRING, "password": STRING}, ("username", "password")),
+    "Query": _object(
+        {
+            "query": {"type": "string", "description": "LQL statements (docs/lql.md)"},
+            "params": {
+                "type": ["array", "object", "null"],
+                "description": "values for ? (a list) or :name (an object)",
+            },
+        },
+        ("query",),
+    ),
+    "QueryResult": _object(
+        {
+            "columns": {"type": "array", "items": STRING},
+            "rows": {"type": "array", "items": {"type": "array"}},
+        },
+        ("columns", "rows"),
+    ),
     "Token": _object(
         {
             "access_token": STRING,
@@ -335,6 +352,13 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/v1/_auth/me"): Operation(
         "whoAmI", "auth", {200: Reply("The caller and its grants", "Me")}
+    ),
+    ("POST", "/api/v1/_query"): Operation(
+        "runQuery",
+        "query",
+        {200: Reply("The columns and rows of the last statement", "QueryResult")},
+        (403, 404, 409),
+        Body("Query"),
     ),
     ("GET", "/api/v1/_collections"): Operation(
         "listCollections",

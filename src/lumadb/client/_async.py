@@ -9,7 +9,7 @@ server whether the collection exists: a missing one raises
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -205,6 +205,12 @@ class AsyncClient:
     async def list_collections(self) -> list[str]:
         """Names of the collections the caller may read, sorted."""
         return _calls.names_of(await self._s.call(_calls.list_collections()))
+
+    async def query(
+        self, text: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run LQL on the node; the rows of the last statement as dicts (``docs/lql.md``)."""
+        return _calls.rows_of(await self._s.call(_calls.query(text, params)))
 
     async def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop a collection and its documents; returns whether it existed."""

@@ -107,6 +107,20 @@ def token_of(reply: Any) -> str:
     return token
 
 
+def query(text: object, params: object) -> Call:
+    """``POST /api/v1/_query``."""
+    body: dict[str, object] = {"query": text}
+    if params is not None:
+        body["params"] = params
+    return Call("POST", f"{API}/_query", encode_json(body, InvalidArgument))
+
+
+def rows_of(reply: Any) -> list[dict[str, Any]]:
+    """The rows of a query reply as dicts, as the embedded ``db.query`` returns them."""
+    columns = reply["columns"]
+    return [dict(zip(columns, row, strict=True)) for row in reply["rows"]]
+
+
 def describe(name: str) -> Call:
     """``GET _collections/{name}``: the description, or CollectionNotFound."""
     return Call("GET", f"{API}/_collections/{collection_segment(name)}")

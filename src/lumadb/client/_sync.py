@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -201,6 +201,12 @@ class Client:
     def list_collections(self) -> list[str]:
         """Names of the collections the caller may read, sorted."""
         return _calls.names_of(self._s.call(_calls.list_collections()))
+
+    def query(
+        self, text: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run LQL on the node; the rows of the last statement as dicts (``docs/lql.md``)."""
+        return _calls.rows_of(self._s.call(_calls.query(text, params)))
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop a collection and its documents; returns whether it existed."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from lumadb.query.parser import CollectionDDL, Lql, Statement, parse
 from lumadb.service import Document, ScanRange
 from lumadb.service.ids import new_id
 
-__all__ = ["Engine", "Result", "Source"]
+__all__ = ["Engine", "Prepared", "Result", "Source"]
 
 PLAN_CACHE = 256
 RETRIES = 16  # optimistic rewrites of one document before giving up
@@ -61,45 +62,86 @@ class Result:
 Plan = Callable[[Source, Params], Result]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The plans of a statement text, and what they need: ``(action, collection)`` pairs
+    with action ``read``, ``write`` or ``admin`` (for a caller's permissions)."""
+
+    plans: list[Plan]
+    needs: list[tuple[str, str]]
+
+
 class Engine:
-    """Plans by statement text, and running them."""
+    """Plans by statement text, and running them (safe to share between threads)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source | None = None) -> None:
         self.source = source
-        self._plans: OrderedDict[str, list[Plan]] = OrderedDict()
+        self._plans: OrderedDict[str, Prepared] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def query(self, text: str, params: Params | None = None) -> Result:
-        """Run every statement of ``text``; the result is the last one's."""
+    def prepare(self, text: str) -> Prepared:
+        """The plans of ``text``, from the cache when it was prepared lately."""
+        with self._lock:
+            found = self._plans.get(text) if isinstance(text, str) else None
+            if found is not None:
+                self._plans.move_to_end(text)
+                return found
+        plans, needs = [], []
+        for statement in parse(text):
+            planned, wants = plan(statement)
+            plans.append(planned)
+            needs.extend(wants)
+        prepared = Prepared(plans, list(dict.fromkeys(needs)))
+        with self._lock:
+            self._plans[text] = prepared
+            if len(self._plans) > PLAN_CACHE:
+                self._plans.popitem(last=False)
+        return prepared
+
+    def run(
+        self, prepared: Prepared, params: Params | None = None, source: Source | None = None
+    ) -> Result:
+        """Run prepared statements on ``source`` (default: the engine's); the last result."""
+        target = source or self.source
+        if target is None:
+            raise QueryError("this engine has no data to run on")
         if params is None:
             params = []
         if not isinstance(params, list | tuple | dict):
             raise QueryError(f"params must be a list or an object, not {type(params).__name__}")
-        plans = self._plans.get(text) if isinstance(text, str) else None
-        if plans is None:
-            plans = [plan(statement) for statement in parse(text)]
-            self._plans[text] = plans
-            if len(self._plans) > PLAN_CACHE:
-                self._plans.popitem(last=False)
-        else:
-            self._plans.move_to_end(text)
         result = Result([], [])
-        for run in plans:
-            result = run(self.source, params)
+        for run in prepared.plans:
+            result = run(target, params)
         return result
 
+    def query(self, text: str, params: Params | None = None) -> Result:
+        """Run every statement of ``text``; the result is the last one's."""
+        return self.run(self.prepare(text), params)
 
-def plan(statement: Statement) -> Plan:
-    """The plan of one statement."""
+
+def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
+    """The plan of one statement and the permissions it needs."""
     if isinstance(statement, CollectionDDL):
-        return _ddl(statement)
+        return _ddl(statement), [("admin", statement.name)]
     if isinstance(statement, exp.Select):
-        return _select(statement)
-    if isinstance(statement, exp.Insert):
-        return _insert(statement)
-    if isinstance(statement, exp.Update):
-        return _update(statement)
-    if isinstance(statement, exp.Delete):
-        return _delete(statement)
+        source = statement.args.get("from_")
+        table = source.this if source is not None else None
+        needs = [("read", table.name)] if isinstance(table, exp.Table) else []
+        return _select(statement), needs
+    if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
+        target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+        name = target.name if isinstance(target, exp.Table) else ""
+        # Reading is needed too when the statement sees what is stored: a WHERE, RETURNING,
+        # or ON CONFLICT (as PostgreSQL asks SELECT rights for them).
+        sees = not isinstance(statement, exp.Insert) or any(
+            statement.args.get(k) for k in ("returning", "conflict")
+        )
+        needs = [("write", name), *([("read", name)] if sees else [])]
+        if isinstance(statement, exp.Insert):
+            return _insert(statement), needs
+        if isinstance(statement, exp.Update):
+            return _update(statement), needs
+        return _delete(statement), needs
     raise QueryError(f"{statement.key.upper()} statements are not supported in LQL")
 
 

@@ -1,0 +1,110 @@
+"""``POST /api/v1/_query``: LQL over HTTP, run across the node's shard workers.
+
+The LQL engine is synchronous (the embedded API calls it directly); here it runs on a worker
+thread, and every read or write it makes is handed back to the event loop, where the
+:class:`~lumadb.service.routed.ShardRouter` runs it on the owning worker. So a query sees every
+shard of the node, and its writes are durable before it answers, as a REST write is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from lumadb.api._wire import Request, Response, json_response
+from lumadb.api.context import ApiContext
+from lumadb.api.routing import Params, Router
+from lumadb.errors import Forbidden, InvalidArgument
+from lumadb.query import Engine
+from lumadb.service import Document, ScanRange
+from lumadb.service.permissions import Actor
+
+__all__ = ["QueryRoutes"]
+
+T = TypeVar("T")
+
+
+class _RoutedSource:
+    """The engine's :class:`~lumadb.query.execute.Source`, called from a worker thread."""
+
+    def __init__(self, ctx: ApiContext, loop: asyncio.AbstractEventLoop) -> None:
+        self._ctx = ctx
+        self._docs = ctx.docs
+        self._loop = loop
+
+    def _wait(self, work: Awaitable[T]) -> T:
+        async def run() -> T:
+            return await work
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(run(), self._loop)
+        return future.result()
+
+    def get_many(self, collection: str, ids: Iterable[str]) -> list[Document | None]:
+        return self._wait(self._docs.get_many(collection, list(ids)))
+
+    def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None:
+        return self._wait(self._docs.get_versioned(collection, doc_id))
+
+    def scan(self, collection: str, rng: ScanRange) -> Iterator[tuple[str, Document]]:
+        chunks: AsyncGenerator[list[tuple[str, Document]], None] = self._docs.scan(collection, rng)
+        try:
+            while True:
+                try:
+                    chunk = self._wait(chunks.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield from chunk
+        finally:
+            self._wait(chunks.aclose())
+
+    def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
+        return self._wait(self._docs.put_if(collection, doc_id, doc, version))
+
+    def delete(self, collection: str, doc_id: str, version: int | None = None) -> bool:
+        return self._wait(self._docs.delete(collection, doc_id, version))
+
+    def describe_collection(self, name: str) -> dict[str, Any]:
+        return self._ctx.service.describe_collection(name)
+
+    def create_collection(self, name: str, *, exist_ok: bool = False) -> dict[str, Any]:
+        return self._ctx.service.create_collection(name, exist_ok=exist_ok)
+
+    def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
+        return self._ctx.service.drop_collection(name, missing_ok=missing_ok)
+
+
+class QueryRoutes:
+    """The LQL endpoint."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self.engine = Engine()  # plans only: each request brings its source (and loop)
+
+    def register(self, router: Router) -> None:
+        """Add the route."""
+        router.add("POST", "/api/v1/_query", self.query, summary="Run LQL")
+
+    async def query(self, request: Request, params: Params, actor: Actor) -> Response:
+        """Run ``{"query", "params"?}``; answer ``{"columns", "rows"}`` of the last statement."""
+        body = await request.json(self.ctx.max_body, self.ctx.max_depth)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise InvalidArgument('send {"query": "<LQL>", "params": [...]}')
+        unknown = set(body) - {"query", "params"}
+        if unknown:
+            raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r}; known: params, query")
+        values = body.get("params")
+        if values is not None and not isinstance(values, list | dict):
+            raise InvalidArgument("params must be a list (for ?) or an object (for :name)")
+        prepared = self.engine.prepare(body["query"])
+        for action, collection in prepared.needs:
+            actor.require(action, collection)
+            if actor.rows(action, collection) is not None:
+                raise Forbidden(
+                    f"{actor.name!r} may reach only some rows of {collection!r}; "
+                    "LQL on row-filtered collections is not supported yet (use REST)"
+                )
+        source = _RoutedSource(self.ctx, asyncio.get_running_loop())
+        result = await self.ctx.blocking(self.engine.run, prepared, values, source)
+        return json_response({"columns": result.columns, "rows": result.rows})
