@@ -59,6 +59,7 @@ bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchm
 	$(PY) -m benchmarks storage --quick --json benchmarks/results/storage.json
 	$(PY) -m benchmarks durability --quick --json benchmarks/results/durability.json
 	$(PY) -m benchmarks http --quick --json benchmarks/results/http.json
+	$(PY) -m benchmarks query --quick --json benchmarks/results/query.json
 
 .PHONY: soak
 soak: $(STAMP) ## run the long reliability soaks (bounded in time)

@@ -304,6 +304,11 @@ SUITES: dict[str, Suite] = {
             "group commit vs fsync-per-write with 16 writers; fsync-per-write vs the raw disk",
         ),
         Suite(
+            "query",
+            "benchmarks.query",
+            "LQL point query vs a direct get; GROUP BY over every document vs SQLite",
+        ),
+        Suite(
             "http",
             "benchmarks.http",
             "GET/POST over loopback vs a raw-ASGI hello app on granian; YCSB C vs Redis",

@@ -41,6 +41,10 @@ class _RoutedSource:
         future: Future[T] = asyncio.run_coroutine_threadsafe(run(), self._loop)
         return future.result()
 
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        found = self._wait(self._docs.get_versioned(collection, doc_id))
+        return None if found is None else found[0]
+
     def get_many(self, collection: str, ids: Iterable[str]) -> list[Document | None]:
         return self._wait(self._docs.get_many(collection, list(ids)))
 

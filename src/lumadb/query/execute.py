@@ -37,6 +37,7 @@ RETRIES = 16  # optimistic rewrites of one document before giving up
 class Source(Protocol):
     """What LQL needs from a service (:class:`~lumadb.service.local.LocalService` has it)."""
 
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
     def get_many(self, collection: str, ids: Iterable[str]) -> list[Document | None]: ...
     def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None: ...
     def scan(self, collection: str, rng: ScanRange) -> Iterator[tuple[str, Document]]: ...
@@ -81,18 +82,16 @@ class Engine:
 
     def prepare(self, text: str) -> Prepared:
         """The plans of ``text``, from the cache when it was prepared lately."""
-        with self._lock:
-            found = self._plans.get(text) if isinstance(text, str) else None
-            if found is not None:
-                self._plans.move_to_end(text)
-                return found
+        found = self._plans.get(text) if isinstance(text, str) else None
+        if found is not None:  # a plain dict read: no lock on the hot path
+            return found
         plans, needs = [], []
         for statement in parse(text):
             planned, wants = plan(statement)
             plans.append(planned)
             needs.extend(wants)
         prepared = Prepared(plans, list(dict.fromkeys(needs)))
-        with self._lock:
+        with self._lock:  # the oldest plan goes first (a hot one is planned again, cheaply)
             self._plans[text] = prepared
             if len(self._plans) > PLAN_CACHE:
                 self._plans.popitem(last=False)
@@ -404,6 +403,9 @@ def _select(select: exp.Select) -> Plan:
     limit = _bound(select.args.get("limit"), scope)
     offset = _bound(select.args.get("offset"), scope)
     distinct = bool(select.args.get("distinct"))
+    plain = not (grouped or order or distinct or limit or offset)
+    if plain and rows is not None and _only_the_key(where_node, rows):
+        return _point(rows, output)
 
     def run(source: Source, params: Params) -> Result:
         docs: Iterable[Any]
@@ -424,6 +426,47 @@ def _select(select: exp.Select) -> Plan:
         stop = None if take is None else skip + take
         kept = list(itertools.islice(records, skip, stop))
         return _result(output, [rec for _, rec in kept])
+
+    return run
+
+
+def _only_the_key(where: exp.Expression | None, rows: _Rows) -> bool:
+    """Whether the WHERE is exactly ``id = <value>`` (nothing else to filter)."""
+    return rows.keys is not None and len(rows.keys) == 1 and len(_conjuncts(where)) == 1
+
+
+def _point(rows: _Rows, output: _Output) -> Plan:
+    # The parameterised point query, the commonest statement there is: one get, no
+    # generators, no sorting.
+    (key,) = rows.keys or []
+    collection = rows.collection
+    star_only = output.star_at == 0 and not output.names
+    if output.star_at is not None and not star_only:
+        return _general_point(rows, output, key)
+
+    def run(source: Source, params: Params) -> Result:
+        doc_id = key({}, params)
+        found = source.get(collection, doc_id) if isinstance(doc_id, str) and doc_id else None
+        if found is None:
+            return _result(output, [])
+        if star_only:
+            fields = [k for k in found if k != "id"]
+            return Result(["id", *fields], [[doc_id, *map(found.__getitem__, fields)]])
+        row = found if found.get("id") == doc_id else {**found, "id": doc_id}
+        return Result(output.names, [output.record(row, params)[0]])
+
+    return run
+
+
+def _general_point(rows: _Rows, output: _Output, key: Compiled) -> Plan:
+    def run(source: Source, params: Params) -> Result:
+        doc_id = key({}, params)
+        ok = isinstance(doc_id, str) and doc_id
+        found = source.get(rows.collection, doc_id) if ok else None
+        if found is None:
+            return _result(output, [])
+        row = found if found.get("id") == doc_id else {**found, "id": doc_id}
+        return _result(output, [output.record(row, params)])
 
     return run
 

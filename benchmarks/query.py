@@ -1,0 +1,145 @@
+"""Suite ``query``: LQL against the embedded API and against SQLite, in one process.
+
+``point_vs_get``
+    ``SELECT * FROM docs WHERE id = ?`` through ``db.execute`` against ``collection.get`` of
+    the same ids (uniformly random, existing), on the same open database: what planning once
+    per statement text leaves of the direct read.
+``group_by_vs_sqlite``
+    ``SELECT g, count(*), sum(n), avg(n) FROM docs GROUP BY g`` over every document against
+    SQLite answering the same over the same documents stored as JSON text, with
+    ``json_extract``. LQL aggregates in Python for now (the columnar replica comes later);
+    this ratio shows how far that is from the target.
+
+The contenders take turns chunk by chunk (:func:`benchmarks.harness.interleave`).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from dataclasses import dataclass
+
+import orjson
+
+import lumadb
+from benchmarks.harness import Progress, Report, interleave, settle
+
+__all__ = ["run"]
+
+SEED = 4_000_037
+GROUPS = 50
+CHUNK = 2000  # point reads per chunk
+
+TARGETS = {"point_vs_get": 0.5, "group_by_vs_sqlite": 10.0}
+GROUP_BY = "SELECT g, count(*) AS c, sum(n) AS s, avg(n) AS a FROM docs GROUP BY g ORDER BY g"
+GROUP_BY_SQLITE = (
+    "SELECT json_extract(doc, '$.g') AS g, count(*), sum(json_extract(doc, '$.n')), "
+    "avg(json_extract(doc, '$.n')) FROM docs GROUP BY 1 ORDER BY 1"
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much one run does."""
+
+    documents: int
+    reads: int
+    rounds: int
+
+
+QUICK = Size(documents=20_000, reads=20_000, rounds=6)
+FULL = Size(documents=200_000, reads=100_000, rounds=7)
+
+
+class _Points:
+    """Point reads of ``ids`` by ``read``, CHUNK at a time."""
+
+    def __init__(self, read: object, ids: list[str]) -> None:
+        self._read = read
+        self._ids = ids
+        self.ops = len(ids)
+        self.chunks = len(ids) // CHUNK
+
+    def start(self) -> None:
+        """Nothing to prepare: the database stays open."""
+
+    def chunk(self, index: int) -> None:
+        read = self._read
+        for doc_id in self._ids[index * CHUNK : (index + 1) * CHUNK]:
+            read(doc_id)  # type: ignore[operator]
+
+    def finish(self) -> None:
+        """Nothing to release."""
+
+
+class _Aggregate:
+    """One GROUP BY over every document per chunk."""
+
+    def __init__(self, run_once: object, documents: int, chunks: int) -> None:
+        self._run = run_once
+        self.ops = documents * chunks  # documents aggregated
+        self.chunks = chunks
+        self.last: object = None
+
+    def start(self) -> None:
+        """Nothing to prepare."""
+
+    def chunk(self, index: int) -> None:
+        self.last = self._run()  # type: ignore[operator]
+
+    def finish(self) -> None:
+        """Nothing to release."""
+
+
+def run(quick: bool) -> Report:
+    """Run the suite."""
+    size = QUICK if quick else FULL
+    say = Progress("query")
+    rng = random.Random(SEED)
+    docs = [
+        (f"d{i:07d}", {"g": rng.randrange(GROUPS), "n": rng.randint(0, 1000), "t": "x" * 80})
+        for i in range(size.documents)
+    ]
+    ids = [rng.choice(docs)[0] for _ in range(size.reads - size.reads % CHUNK)]
+    report = Report("query", targets=TARGETS)
+    with lumadb.open(":memory:") as db:
+        say(f"loading {size.documents:,} documents")
+        collection = db.create_collection("docs")
+        for at in range(0, len(docs), 5000):
+            collection.put_many(docs[at : at + 5000])
+        lite = sqlite3.connect(":memory:")
+        lite.execute("CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT)")
+        lite.executemany(
+            "INSERT INTO docs VALUES (?, ?)", [(i, orjson.dumps(d).decode()) for i, d in docs]
+        )
+        settle()
+        point = "SELECT * FROM docs WHERE id = ?"
+        say(f"point reads: {size.rounds} rounds of {len(ids):,}")
+        rates = interleave(
+            size.rounds,
+            {
+                "lql": _Points(lambda i: db.execute(point, [i]), ids),
+                "get": _Points(collection.get, ids),
+            },
+        )
+        report.add_ratio("point_vs_get", rates, "lql", "get")
+        report.add_rates("point", rates)
+        say(f"GROUP BY over {size.documents:,} documents")
+        ours = _Aggregate(lambda: db.execute(GROUP_BY).rows, size.documents, 2)
+        theirs = _Aggregate(lambda: lite.execute(GROUP_BY_SQLITE).fetchall(), size.documents, 2)
+        rates = interleave(size.rounds, {"lql": ours, "sqlite": theirs})
+        _check_same_groups(ours.last, theirs.last)
+        report.add_ratio("group_by_vs_sqlite", rates, "lql", "sqlite")
+        report.add_rates("group_by", rates, "docs_s")
+        lite.close()
+    report.figures["documents"] = size.documents
+    report.packages("sqlglot")
+    report.versions["sqlite"] = sqlite3.sqlite_version
+    return report
+
+
+def _check_same_groups(ours: object, theirs: object) -> None:
+    if not isinstance(ours, list) or not isinstance(theirs, list):
+        raise RuntimeError("a GROUP BY gave no rows")
+    if [r[:3] for r in ours] != [list(r[:3]) for r in theirs]:
+        raise RuntimeError("LQL and SQLite disagree on the GROUP BY")
