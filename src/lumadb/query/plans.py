@@ -1,0 +1,198 @@
+"""What every LQL plan shares: the data source, results, the rows a WHERE reads, projections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from lumadb.errors import QueryError
+from lumadb.query import values as v
+from lumadb.query.compile import Compiled, Params, Scope, compile_expr, path_of
+from lumadb.query.parser import Lql
+from lumadb.service import Document, ScanRange
+
+__all__ = [
+    "RETRIES",
+    "Output",
+    "Plan",
+    "Record",
+    "Result",
+    "Rows",
+    "Source",
+    "conjuncts",
+    "key_lookup",
+    "output_of",
+    "result_of",
+    "rows_of",
+    "table_of",
+]
+
+RETRIES = 16  # optimistic rewrites of one document before giving up
+
+
+class Source(Protocol):
+    """What LQL needs from a service (:class:`~lumadb.service.local.LocalService` has it)."""
+
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+    def get_many(self, collection: str, ids: Iterable[str]) -> list[Document | None]: ...
+    def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None: ...
+    def scan(self, collection: str, rng: ScanRange) -> Iterator[tuple[str, Document]]: ...
+    def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int: ...
+    def delete(self, collection: str, doc_id: str, version: int | None = None) -> bool: ...
+    def describe_collection(self, name: str) -> dict[str, Any]: ...
+    def create_collection(self, name: str, *, exist_ok: bool = False) -> dict[str, Any]: ...
+    def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    """Columns and rows, as ``POST /api/v1/_query`` returns them."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """One dict per row (a later column of the same name wins)."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+Plan = Callable[[Source, Params], Result]
+
+# --- where rows come from -------------------------------------------------------------------
+
+
+def table_of(node: exp.Expression | None, what: str) -> tuple[str, frozenset[str]]:
+    if not isinstance(node, exp.Table) or node.args.get("db") or not node.name:
+        raise QueryError(f"{what} must name one collection")
+    names = {node.name}
+    if node.alias:
+        names.add(node.alias)
+    return node.name, frozenset(names)
+
+
+def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+    if node is None:
+        return []
+    if isinstance(node, exp.And):
+        return conjuncts(node.this) + conjuncts(node.expression)
+    if isinstance(node, exp.Paren):
+        return conjuncts(node.this)
+    return [node]
+
+
+def is_constant(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal | exp.Placeholder | exp.Null)
+
+
+def key_lookup(where: exp.Expression | None, scope: Scope) -> list[Compiled] | None:
+    """The ids a WHERE pins down (``id = x`` or ``id IN (...)`` among its ANDs)."""
+    for term in conjuncts(where):
+        if isinstance(term, exp.EQ):
+            for column, other in ((term.this, term.expression), (term.expression, term.this)):
+                if path_of(column, scope) == ["id"] and is_constant(other):
+                    return [compile_expr(other, scope)]
+        if (
+            isinstance(term, exp.In)
+            and path_of(term.this, scope) == ["id"]
+            and term.expressions
+            and all(is_constant(e) for e in term.expressions)
+            and not term.args.get("query")
+        ):
+            return [compile_expr(e, scope) for e in term.expressions]
+    return None
+
+
+@dataclass
+class Rows:
+    """The documents a statement reads, filtered by its WHERE."""
+
+    collection: str
+    scope: Scope
+    where: Compiled | None
+    keys: list[Compiled] | None
+
+    def read(self, source: Source, params: Params) -> Iterator[Document]:
+        if self.keys is not None:
+            wanted = [k({}, params) for k in self.keys]
+            ids = list(dict.fromkeys(i for i in wanted if isinstance(i, str) and i))
+            found = source.get_many(self.collection, ids)
+            docs: Iterable[Document] = (
+                {"id": i, **d} for i, d in zip(ids, found, strict=True) if d is not None
+            )
+        else:
+            docs = (
+                d if d.get("id") == i else {**d, "id": i}
+                for i, d in source.scan(self.collection, ScanRange())
+            )
+        where = self.where
+        if where is None:
+            return iter(docs)
+        return (d for d in docs if v.truth(where(d, params)) is True)
+
+
+def rows_of(
+    collection: str, names: frozenset[str], where: exp.Expression | None, scope: Scope
+) -> Rows:
+    """The rows of ``collection`` matching ``where``, compiled in the statement's ``scope``."""
+    start = scope.positional[0]
+    condition = compile_expr(where, scope) if where is not None else None
+    # The lookup reads the same parameters as the WHERE: number them from the same place.
+    lookup = Scope(tables=names, positional=[start], named=scope.named)
+    return Rows(collection, scope, condition, key_lookup(where, lookup))
+
+
+@dataclass
+class Output:
+    """The projection: fixed columns around at most one ``*``."""
+
+    names: list[str]
+    exprs: list[Compiled]
+    star_at: int | None  # position of * among the columns
+
+    def record(self, row: Any, params: Params) -> tuple[list[Any], Document | None]:
+        return [e(row, params) for e in self.exprs], (row if self.star_at is not None else None)
+
+
+def name_of(node: exp.Expression, scope: Scope) -> str:
+    if isinstance(node, exp.Alias):
+        return node.alias
+    path = path_of(node, scope)
+    if path is not None and isinstance(path[-1], str):
+        return path[-1]
+    return node.sql(dialect=Lql, normalize_functions="lower")
+
+
+def output_of(select: exp.Select, scope: Scope) -> Output:
+    names: list[str] = []
+    exprs: list[Compiled] = []
+    star_at: int | None = None
+    for node in select.expressions:
+        if isinstance(node, exp.Star):
+            if star_at is not None:
+                raise QueryError("a SELECT may list * only once")
+            star_at = len(names)
+            continue
+        target = node.this if isinstance(node, exp.Alias) else node
+        names.append(name_of(node, scope))
+        exprs.append(compile_expr(target, scope))
+    return Output(names, exprs, star_at)
+
+
+Record = tuple[Any, tuple[list[Any], Document | None]]
+
+
+def result_of(output: Output, records: list[tuple[list[Any], Document | None]]) -> Result:
+    if output.star_at is None:
+        return Result(list(output.names), [values for values, _ in records])
+    star: dict[str, None] = {"id": None}
+    for _, doc in records:
+        star.update(dict.fromkeys(doc or {}))
+    at = output.star_at
+    columns = [*output.names[:at], *star, *output.names[at:]]
+    rows = [
+        [*values[:at], *((doc or {}).get(c) for c in star), *values[at:]] for values, doc in records
+    ]
+    return Result(columns, rows)
