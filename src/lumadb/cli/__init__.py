@@ -1,7 +1,7 @@
 """The ``luma`` command line (also ``python -m lumadb``).
 
-Commands: ``version``, ``serve``, ``collections``, ``import``, ``export``, ``backup`` and
-``restore``; see ``docs/cli.md``. Front ends only talk to the service layer and the embedded
+Commands: ``version``, ``serve``, ``collections``, ``sql``, ``import``, ``export``, ``backup``
+and ``restore``; see ``docs/cli.md``. Front ends only talk to the service layer and the embedded
 API (ARCHITECTURE.md §4); heavy modules load when a command runs, so ``luma version`` is quick.
 """
 
@@ -17,6 +17,7 @@ from lumadb.cli._output import say
 from lumadb.cli.admin import backup, collections, restore
 from lumadb.cli.data import export_cmd, import_cmd
 from lumadb.cli.serve import serve
+from lumadb.cli.sql import sql
 
 __all__ = ["cli", "main"]
 
@@ -35,7 +36,7 @@ def version() -> None:
     say(f"lumadb {__version__}")
 
 
-for _command in (serve, collections, import_cmd, export_cmd, backup, restore):
+for _command in (serve, collections, sql, import_cmd, export_cmd, backup, restore):
     cli.add_command(_command)
 
 

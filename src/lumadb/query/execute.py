@@ -17,7 +17,8 @@ from sqlglot import exp
 
 from lumadb.errors import CollectionNotFound, QueryError
 from lumadb.query.compile import Params
-from lumadb.query.parser import CollectionDDL, Statement, parse
+from lumadb.query.explain import explain
+from lumadb.query.parser import CollectionDDL, Explain, Statement, parse
 from lumadb.query.plans import Plan, Result, Source
 from lumadb.query.select import plan_select
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
@@ -84,6 +85,17 @@ class Engine:
 
 def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
     """The plan of one statement and the permissions it needs."""
+    if isinstance(statement, Explain):
+        _, needs = plan(statement.statement)  # planned (and checked), not run
+        rows = [[line] for line in explain(statement.statement)]
+        read = sorted({c for action, c in needs if action != "admin"})
+
+        def show(source: Source, params: Params) -> Result:
+            for collection in read:  # a missing collection is an error, as when it runs
+                source.describe_collection(collection)
+            return Result(["plan"], rows)
+
+        return show, needs
     if isinstance(statement, CollectionDDL):
         return _ddl(statement), [("admin", statement.name)]
     if isinstance(statement, exp.Select):

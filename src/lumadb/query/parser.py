@@ -17,7 +17,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from lumadb.errors import QueryError
 
-__all__ = ["CollectionDDL", "Lql", "Statement", "parse", "parse_one"]
+__all__ = ["CollectionDDL", "Explain", "Lql", "Statement", "parse", "parse_one"]
 
 MAX_QUERY = 1_000_000  # characters
 
@@ -38,7 +38,14 @@ class CollectionDDL:
     if_exists: bool  # IF NOT EXISTS for create, IF EXISTS for drop
 
 
-Statement = exp.Expression | CollectionDDL
+@dataclass(frozen=True)
+class Explain:
+    """``EXPLAIN <statement>``: how the statement would run, without running it."""
+
+    statement: exp.Expression | CollectionDDL
+
+
+Statement = exp.Expression | CollectionDDL | Explain
 
 # sqlglot logs a warning before falling back to a raw Command; LQL reports its own error.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -56,24 +63,36 @@ def parse(text: object) -> list[Statement]:
         raise QueryError(f"cannot read the query: {exc}") from None
     statements: list[Statement] = []
     for chunk in _split(tokens):
-        ddl = _collection_ddl(chunk)
-        if ddl is not None:
-            statements.append(ddl)
-            continue
-        try:
-            parsed = Lql().parser().parse(chunk, text)
-        except ParseError as exc:
-            raise QueryError(_describe(exc)) from None
-        for node in parsed:
-            if node is None:
-                continue
-            if isinstance(node, exp.Command):
-                word = str(node.this).upper()
-                raise QueryError(f"{word} {_head(node)} is not supported in LQL")
-            statements.append(node)  # type: ignore[arg-type]  # sqlglot's Expr is Expression
+        statements.extend(_statements(chunk, text))
     if not statements:
         raise QueryError("the query is empty")
     return statements
+
+
+def _statements(chunk: list[Token], text: str) -> list[Statement]:
+    if chunk[0].text.upper() == "EXPLAIN":
+        # The tokenizer hands the rest of an EXPLAIN over as one string: parse it alone.
+        rest = chunk[1].text if len(chunk) == 2 else ""
+        inner = parse(rest) if rest.strip() else []
+        if len(inner) != 1 or isinstance(inner[0], Explain):
+            raise QueryError("EXPLAIN takes one statement")
+        return [Explain(inner[0])]
+    ddl = _collection_ddl(chunk)
+    if ddl is not None:
+        return [ddl]
+    try:
+        parsed = Lql().parser().parse(chunk, text)
+    except ParseError as exc:
+        raise QueryError(_describe(exc)) from None
+    found: list[Statement] = []
+    for node in parsed:
+        if node is None:
+            continue
+        if isinstance(node, exp.Command):
+            word = str(node.this).upper()
+            raise QueryError(f"{word} {_head(node)} is not supported in LQL")
+        found.append(node)  # type: ignore[arg-type]  # sqlglot's Expr is Expression
+    return found
 
 
 def _split(tokens: list[Token]) -> list[list[Token]]:

@@ -154,7 +154,7 @@ def test_writes_return_what_they_wrote(db: lumadb.Database) -> None:
         ("SELEC 1", "line 1, column"),
         ("SELECT FROM WHERE", "line 1"),
         ("", "empty"),
-        ("EXPLAIN SELECT 1", "not supported"),
+        ("VACUUM", "not supported"),
         ("SELECT a FROM t JOIN u ON t.id = u.id", "joins"),
         ("SELECT * , * FROM t", "only once"),
         ("SELECT id FROM t WHERE s", "condition must be"),
@@ -222,3 +222,23 @@ def test_whole_number_conditions_agree_with_sqlite() -> None:
             ours = db.query(f"SELECT count(*), sum(a), min(b), max(c) FROM t WHERE {where}")
             assert tuple(ours[0].values()) == total.fetchone(), where
     assert cases == len(PREDICATES)
+
+
+def test_explain_says_how_and_runs_nothing(db: lumadb.Database) -> None:
+    lookup = db.query("EXPLAIN SELECT n FROM t WHERE id IN ('a', 'b') AND n > 1")
+    assert [r["plan"] for r in lookup] == [
+        "Key lookup on t: 2 ids, reading only the shards that hold them",
+        "Filter: id IN ('a', 'b') AND n > 1",
+        "Output: n",
+    ]
+    scan = [r["plan"] for r in db.query("EXPLAIN DELETE FROM t WHERE n > 1")]
+    assert scan[1] == "Scan of t in id order, every shard"
+    assert db.collection("t").count() == 4  # nothing was deleted
+    with pytest.raises(CollectionNotFound):
+        db.query("EXPLAIN SELECT * FROM nope")
+    with pytest.raises(QueryError, match="one statement"):
+        db.query("EXPLAIN")
+    engine = db._lql
+    assert engine is not None
+    prepared = engine.prepare("EXPLAIN UPDATE t SET n = 1")
+    assert prepared.needs == [("write", "t"), ("read", "t")]  # the statement's own rights
