@@ -13,8 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +43,6 @@ __all__ = ["Placement", "build_app", "create_app", "peer_address"]
 # Threads for writes waiting on their WAL sync and for password hashing.
 BLOCKING_THREADS = 32
 _PR_SET_PDEATHSIG = 1
-ORPHAN_GRACE = 10.0  # seconds an orphaned worker may take to stop by itself
 REFRESH_INTERVAL = 0.5  # seconds between looks at the node's records without requests
 _SLOTS: list[Slot] = []  # held for the life of the process
 
@@ -188,26 +185,16 @@ def build_app(
 
 def _die_with_parent() -> None:
     # A worker whose node process was killed (SIGKILL cannot be caught, so nobody stops the
-    # workers) must not keep the port and the shards: ask the kernel for SIGTERM when the
-    # parent goes, and leave at once if it is already gone.
+    # workers) must not keep the port and the shards. The kernel kills it with its parent:
+    # SIGKILL, not SIGTERM, because the HTTP server's graceful stop can hang without its main
+    # process (seen: the worker stuck in its signal handler). Nothing acknowledged is lost:
+    # the write-ahead log holds it, and the shards recover from it at the next start.
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     parent = node_pid() or os.getppid()
     if os.getppid() != parent or parent == 1:
         raise SystemExit("the node process is gone")
-    threading.Thread(target=_watch_parent, args=(parent,), name="luma-orphan", daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    # The SIGTERM above starts a graceful stop, which the HTTP server can fail to finish
-    # without its main process: give it ORPHAN_GRACE, then leave. Acknowledged writes are
-    # already durable, and the shards recover from their logs at the next start.
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    time.sleep(ORPHAN_GRACE)
-    _log.error("the node process is gone and this worker did not stop; exiting")
-    os._exit(1)
 
 
 def create_app() -> LumaApp:
