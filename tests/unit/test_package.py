@@ -93,7 +93,7 @@ ALLOWED = {
     "catalog": BASE | {"storage"},
     "service": BASE | {"storage", "catalog"},
     "query": BASE | {"service"},
-    "cli": BASE | {"service", "_embedded", "server"},
+    "cli": BASE | {"service", "_embedded", "server", "query"},
     "_embedded": BASE | {"service", "storage", "query"},
     "api": BASE | {"service", "catalog", "query"},
     "server": BASE | {"service", "catalog", "storage", "api", "_embedded"},
