@@ -56,6 +56,7 @@ class Scope:
     """What names mean while compiling: the table's names, parameters, aggregate slots."""
 
     tables: frozenset[str] = frozenset()
+    aliases: frozenset[str] = frozenset()  # in a query that joins: the row's keys
     aggregates: list[Aggregate] | None = None  # None: aggregates are not allowed here
     positional: list[int] = field(default_factory=lambda: [0])  # next ``?`` number
     named: bool | None = None  # whether parameters are :named (None: none seen yet)
@@ -65,6 +66,13 @@ def path_of(node: exp.Expression, scope: Scope) -> list[str | int] | None:  # no
     """The field path a column, dot or bracket expression reads; ``None`` if it is not one."""
     if isinstance(node, exp.Column):
         parts = [p.name for p in node.parts]
+        if scope.aliases:  # a joined row is {alias: document}: the alias comes first
+            if parts[0] not in scope.aliases:
+                raise QueryError(
+                    f"{node.sql(dialect=Lql)} must name its collection in a query that joins "
+                    f"({', '.join(sorted(scope.aliases))})"
+                )
+            return list(parts)
         if len(parts) > 1 and parts[0] in scope.tables:
             parts = parts[1:]  # a qualifier naming the collection, not a field
         return list(parts)

@@ -99,9 +99,9 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
     if isinstance(statement, CollectionDDL):
         return _ddl(statement), [("admin", statement.name)]
     if isinstance(statement, exp.Select):
-        source = statement.args.get("from_")
-        table = source.this if source is not None else None
-        needs = [("read", table.name)] if isinstance(table, exp.Table) else []
+        sources = [statement.args.get("from_"), *(statement.args.get("joins") or [])]
+        tables = [s.this for s in sources if s is not None]
+        needs = [("read", t.name) for t in tables if isinstance(t, exp.Table)]
         return plan_select(statement), needs
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
         target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this

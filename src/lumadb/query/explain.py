@@ -48,7 +48,21 @@ def _select(select: exp.Select) -> list[str]:
     if source is None:
         return ["One row without a collection"]
     collection, names = table_of(source.this, "FROM")
-    lines = _access(collection, names, _where(select))
+    joins = select.args.get("joins") or []
+    if joins:
+        lines = [f"Scan of {collection} in id order, every shard"]
+        for join in joins:
+            other, _ = table_of(join.this, "a JOIN")
+            on = join.args.get("on")
+            how = "hash join" if isinstance(on, exp.EQ) else "nested loop"
+            side = "Left join" if (join.side or "").upper() == "LEFT" else "Join"
+            condition = _sql(on) if on is not None else "-"
+            lines.append(f"{side} {other} ({how}, {other} read once): on {condition}")
+        where = _where(select)
+        if where is not None:
+            lines.append(f"Filter: {_sql(where)}")
+    else:
+        lines = _access(collection, names, _where(select))
     group = select.args.get("group")
     aggregates = sorted(
         {_sql(a) for a in select.find_all(exp.AggFunc) if isinstance(a, exp.Expression)}

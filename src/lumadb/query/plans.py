@@ -184,10 +184,13 @@ def output_of(select: exp.Select, scope: Scope) -> Output:
 Record = tuple[Any, tuple[list[Any], Document | None]]
 
 
-def result_of(output: Output, records: list[tuple[list[Any], Document | None]]) -> Result:
+def result_of(
+    output: Output, records: list[tuple[list[Any], Document | None]], lead_id: bool = True
+) -> Result:
+    """The result of ``records``; ``*`` becomes every field seen (``id`` first)."""
     if output.star_at is None:
         return Result(list(output.names), [values for values, _ in records])
-    star: dict[str, None] = {"id": None}
+    star: dict[str, None] = {"id": None} if lead_id else {}
     for _, doc in records:
         star.update(dict.fromkeys(doc or {}))
     at = output.star_at

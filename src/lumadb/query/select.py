@@ -14,6 +14,7 @@ from sqlglot import exp
 from lumadb.errors import QueryError
 from lumadb.query import values as v
 from lumadb.query.compile import Aggregate, Compiled, Params, Scope, compile_expr, path_of
+from lumadb.query.joins import JoinRows, flatten, joined_sources
 from lumadb.query.plans import (
     Output,
     Plan,
@@ -109,8 +110,8 @@ def _check_grouped(
 
 def _select_from(select: exp.Select) -> tuple[str | None, frozenset[str]]:
     """The collection a SELECT reads (``None`` without FROM) and the names it goes by."""
-    if select.args.get("joins") or select.args.get("with_"):
-        raise QueryError("joins and WITH are not supported yet")
+    if select.args.get("with_"):
+        raise QueryError("WITH is not supported yet")
     if any(select.args.get(k) for k in ("windows", "qualify", "laterals")):
         raise QueryError("that SELECT clause is not supported in LQL")
     source_node = select.args.get("from_")
@@ -119,10 +120,36 @@ def _select_from(select: exp.Select) -> tuple[str | None, frozenset[str]]:
     return table_of(source_node.this, "FROM")
 
 
-def plan_select(select: exp.Select) -> Plan:
+def _join_aliases(select: exp.Select) -> list[str]:
+    """The names of the joined collections (empty without a JOIN)."""
+    if not select.args.get("joins"):
+        return []
+    aliases = [alias for alias, _ in joined_sources(select)]
+    if len(set(aliases)) != len(aliases):
+        raise QueryError("each collection of a join needs its own name (use AS)")
+    return aliases
+
+
+def _row_source(
+    select: exp.Select,
+    collection: str | None,
+    names: frozenset[str],
+    where: exp.Expression | None,
+    scope: Scope,
+) -> Rows | JoinRows | None:
+    """Where the rows come from: joined collections, one collection, or none."""
+    if select.args.get("joins"):
+        return JoinRows.plan(select, scope, where)
+    if collection is not None:
+        return rows_of(collection, names, where, scope)
+    return None
+
+
+def plan_select(select: exp.Select) -> Plan:  # noqa: PLR0915 - one statement, read in order
     """The plan of a SELECT."""
     collection, names = _select_from(select)
-    scope = Scope(tables=names)
+    joined = _join_aliases(select)
+    scope = Scope(tables=names, aliases=frozenset(joined))
     groups = list(select.args["group"].expressions) if select.args.get("group") else []
     order_nodes = list(select.args["order"].expressions) if select.args.get("order") else []
     having_node = select.args["having"].this if select.args.get("having") else None
@@ -140,7 +167,7 @@ def plan_select(select: exp.Select) -> Plan:
     output = output_of(select, scope)
     scope.aggregates = None
     where_node = select.args["where"].this if select.args.get("where") else None
-    rows = rows_of(collection or "", names, where_node, scope) if collection is not None else None
+    rows = _row_source(select, collection, names, where_node, scope)
     bare_where = compile_expr(where_node, scope) if rows is None and where_node else None
     group_keys = [compile_expr(g, scope) for g in groups]
     scope.aggregates = aggregates if grouped else None
@@ -151,7 +178,7 @@ def plan_select(select: exp.Select) -> Plan:
     offset = _bound(select.args.get("offset"), scope)
     distinct = bool(select.args.get("distinct"))
     plain = not (grouped or order or distinct or limit or offset)
-    if plain and rows is not None and _only_the_key(where_node, rows):
+    if plain and isinstance(rows, Rows) and _only_the_key(where_node, rows):
         return _point(rows, output)
 
     def run(source: Source, params: Params) -> Result:
@@ -164,6 +191,8 @@ def plan_select(select: exp.Select) -> Plan:
         if grouped:
             docs = _grouped(docs, group_keys, aggregates, having, params)
         records: Iterable[Record] = ((row, output.record(row, params)) for row in docs)
+        if joined and output.star_at is not None:  # * of a join: every alias.field
+            records = ((row, (rec[0], flatten(row, joined))) for row, rec in records)
         if distinct:
             records = _distinct(records)
         skip = _evaluate(offset, params, "OFFSET") or 0
@@ -172,7 +201,7 @@ def plan_select(select: exp.Select) -> Plan:
             records = _sorted(records, order, params, None if take is None else skip + take)
         stop = None if take is None else skip + take
         kept = list(itertools.islice(records, skip, stop))
-        return result_of(output, [rec for _, rec in kept])
+        return result_of(output, [rec for _, rec in kept], lead_id=not joined)
 
     return run
 
