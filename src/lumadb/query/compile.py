@@ -9,6 +9,7 @@ from the group's results, so one compiler serves rows and groups.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -21,7 +22,16 @@ from lumadb.errors import QueryError
 from lumadb.query import values as v
 from lumadb.query.parser import Lql
 
-__all__ = ["Aggregate", "Compiled", "Params", "Scope", "compile_expr", "path_of"]
+__all__ = [
+    "SUBQUERY_RESULTS",
+    "Aggregate",
+    "Compiled",
+    "Params",
+    "Scope",
+    "compile_expr",
+    "number_parameters",
+    "path_of",
+]
 
 Params = Sequence[Any] | dict[str, Any]
 Compiled = Callable[[Any, Params], Any]
@@ -58,8 +68,24 @@ class Scope:
     tables: frozenset[str] = frozenset()
     aliases: frozenset[str] = frozenset()  # in a query that joins: the row's keys
     aggregates: list[Aggregate] | None = None  # None: aggregates are not allowed here
-    positional: list[int] = field(default_factory=lambda: [0])  # next ``?`` number
     named: bool | None = None  # whether parameters are :named (None: none seen yet)
+    outer: frozenset[str] = frozenset()  # the names of enclosing queries' collections
+    # Subqueries met while compiling, planned at once (so their ? are numbered in text
+    # order) by ``plan_subquery``, which the statement planners provide.
+    subqueries: list[Any] = field(default_factory=list)
+    plan_subquery: Callable[[exp.Select, Scope], Any] | None = None
+
+    def nested(self) -> Scope:
+        """A scope for a subquery: the same parameters, the enclosing names as outer."""
+        return Scope(
+            named=self.named,
+            outer=self.outer | self.tables | self.aliases,
+            plan_subquery=self.plan_subquery,
+        )
+
+
+SUBQUERY_RESULTS: contextvars.ContextVar[list[Any]] = contextvars.ContextVar("lql_subqueries")
+"""The results of the running statement's subqueries (set per run, so plans stay shared)."""
 
 
 def path_of(node: exp.Expression, scope: Scope) -> list[str | int] | None:  # noqa: PLR0911
@@ -75,6 +101,11 @@ def path_of(node: exp.Expression, scope: Scope) -> list[str | int] | None:  # no
             return list(parts)
         if len(parts) > 1 and parts[0] in scope.tables:
             parts = parts[1:]  # a qualifier naming the collection, not a field
+        elif parts[0] in scope.outer:
+            raise QueryError(
+                f"{node.sql(dialect=Lql)} refers to an enclosing query: correlated subqueries "
+                "are not supported yet"
+            )
         return list(parts)
     if isinstance(node, exp.Dot):
         left = path_of(node.this, scope)
@@ -124,6 +155,20 @@ def _literal(node: exp.Literal) -> Any:
         return number
 
 
+PARAM_INDEX = "lql_index"
+
+
+def number_parameters(statement: exp.Expression) -> None:
+    """Number the statement's ``?`` in the order they appear in its text (from 0).
+
+    The tree's order is not the text's (sqlglot keeps LIMIT before WHERE, for one), so the
+    parser records where each ``?`` began and this ranks them.
+    """
+    marks = [p for p in statement.find_all(exp.Placeholder) if not p.name or p.name == "?"]
+    for index, node in enumerate(sorted(marks, key=lambda p: p.meta.get("start", 0))):
+        node.meta[PARAM_INDEX] = index
+
+
 def _placeholder(node: exp.Placeholder, scope: Scope) -> Compiled:
     name = node.name
     named = bool(name) and name != "?"
@@ -138,8 +183,9 @@ def _placeholder(node: exp.Placeholder, scope: Scope) -> Compiled:
             return params[name]
 
         return by_name
-    at = scope.positional[0]
-    scope.positional[0] += 1
+    at = node.meta.get(PARAM_INDEX)
+    if not isinstance(at, int):
+        raise QueryError("a ? parameter outside a statement")  # number_parameters was not run
 
     def by_position(row: Any, params: Params) -> Any:
         if isinstance(params, dict) or at >= len(params):
@@ -256,10 +302,42 @@ def _is(node: exp.Expression, scope: Scope) -> Compiled:
     raise QueryError(f"IS {target.sql()} is not supported; use IS [NOT] NULL, TRUE or FALSE")
 
 
+def _subquery(node: exp.Expression, scope: Scope) -> int:
+    """Plan the subquery ``node`` now; returns its slot in :data:`SUBQUERY_RESULTS`."""
+    select = node.this if isinstance(node, exp.Subquery) else node
+    if not isinstance(select, exp.Select) or scope.plan_subquery is None:
+        raise QueryError("a subquery must be a SELECT")
+    if len(select.expressions) != 1 or isinstance(select.expressions[0], exp.Star):
+        raise QueryError("a subquery here must select exactly one column")
+    inner = scope.nested()
+    planned = scope.plan_subquery(select, inner)
+    scope.named = inner.named
+    scope.subqueries.append(planned)
+    return len(scope.subqueries) - 1
+
+
+def _scalar(node: exp.Expression, scope: Scope) -> Compiled:
+    """``(SELECT ...)`` as a value: its one row's one column, NULL without rows."""
+    slot = _subquery(node, scope)
+
+    def value(row: Any, params: Params) -> Any:
+        rows = SUBQUERY_RESULTS.get()[slot]
+        if len(rows) > 1:
+            raise QueryError("a subquery used as a value returned more than one row")
+        return rows[0][0] if rows else None
+
+    return value
+
+
 def _in(node: exp.Expression, scope: Scope) -> Compiled:
-    if node.args.get("query") is not None or node.args.get("unnest") is not None:
-        raise QueryError("IN with a subquery is not supported yet; list the values")
+    if node.args.get("unnest") is not None:
+        raise QueryError("IN UNNEST is not supported; list the values")
     probe = compile_expr(node.this, scope)
+    if node.args.get("query") is not None:
+        slot = _subquery(node.args["query"], scope)
+        return _member_of_list(
+            probe, lambda row, params: [r[0] for r in SUBQUERY_RESULTS.get()[slot]]
+        )
     options = [compile_expr(e, scope) for e in node.expressions]
 
     def member(row: Any, params: Params) -> Any:
@@ -267,6 +345,20 @@ def _in(node: exp.Expression, scope: Scope) -> Compiled:
         unknown = value is None
         for option in options:
             found = v.equal(value, option(row, params))
+            if found:
+                return True
+            unknown = unknown or found is None
+        return None if unknown else False
+
+    return member
+
+
+def _member_of_list(probe: Compiled, items: Compiled) -> Compiled:
+    def member(row: Any, params: Params) -> Any:
+        value = probe(row, params)
+        unknown = value is None
+        for item in items(row, params):
+            found = v.equal(value, item)
             if found:
                 return True
             unknown = unknown or found is None
@@ -522,6 +614,7 @@ _HANDLERS: dict[type[exp.Expression], Callable[[Any, Scope], Compiled]] = {
     exp.ILike: _like,
     exp.DPipe: _concat,
     exp.Case: _case,
+    exp.Subquery: _scalar,
     exp.Array: _array,
     exp.ArrayContainsAll: _contains,
     exp.Coalesce: _coalesce,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from lumadb.errors import CollectionNotFound, QueryError
-from lumadb.query.compile import Params
+from lumadb.query.compile import Params, number_parameters
 from lumadb.query.explain import explain
 from lumadb.query.parser import CollectionDDL, Explain, Statement, parse
-from lumadb.query.plans import Plan, Result, Source
-from lumadb.query.select import plan_select
+from lumadb.query.plans import Plan, Result, Source, with_ctes
+from lumadb.query.select import plan_ctes, plan_select
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
 
 __all__ = ["Engine", "Prepared", "Result", "Source", "plan"]
@@ -85,6 +85,8 @@ class Engine:
 
 def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
     """The plan of one statement and the permissions it needs."""
+    if isinstance(statement, exp.Expression):
+        number_parameters(statement)
     if isinstance(statement, Explain):
         _, needs = plan(statement.statement)  # planned (and checked), not run
         rows = [[line] for line in explain(statement.statement)]
@@ -99,10 +101,7 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
     if isinstance(statement, CollectionDDL):
         return _ddl(statement), [("admin", statement.name)]
     if isinstance(statement, exp.Select):
-        sources = [statement.args.get("from_"), *(statement.args.get("joins") or [])]
-        tables = [s.this for s in sources if s is not None]
-        needs = [("read", t.name) for t in tables if isinstance(t, exp.Table)]
-        return plan_select(statement), needs
+        return plan_select(statement), [("read", t) for t in _read_tables(statement)]
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
         target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
         name = target.name if isinstance(target, exp.Table) else ""
@@ -111,13 +110,26 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
         sees = not isinstance(statement, exp.Insert) or any(
             statement.args.get(k) for k in ("returning", "conflict")
         )
-        needs = [("write", name), *([("read", name)] if sees else [])]
+        others = [t for t in _read_tables(statement) if t != name]  # subqueries read them
+        needs = [
+            ("write", name),
+            *([("read", name)] if sees else []),
+            *(("read", t) for t in others),
+        ]
+        ctes = plan_ctes(statement, None)  # WITH before a write: its queries, by name
         if isinstance(statement, exp.Insert):
-            return plan_insert(statement), needs
+            return with_ctes(plan_insert(statement), ctes), needs
         if isinstance(statement, exp.Update):
-            return plan_update(statement), needs
-        return plan_delete(statement), needs
+            return with_ctes(plan_update(statement), ctes), needs
+        return with_ctes(plan_delete(statement), ctes), needs
     raise QueryError(f"{statement.key.upper()} statements are not supported in LQL")
+
+
+def _read_tables(statement: exp.Expression) -> list[str]:
+    """Every collection the statement names, in order, without its WITH queries' names."""
+    ctes = {cte.alias for w in statement.find_all(exp.With) for cte in w.expressions}
+    names = [t.name for t in statement.find_all(exp.Table) if t.name not in ctes]
+    return list(dict.fromkeys(names))
 
 
 # --- collections ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
@@ -22,11 +23,25 @@ __all__ = ["CollectionDDL", "Explain", "Lql", "Statement", "parse", "parse_one"]
 MAX_QUERY = 1_000_000  # characters
 
 
+def _positional(parser: Any) -> exp.Placeholder:
+    node = exp.Placeholder(jdbc=True)
+    node.meta["start"] = parser._prev.start  # where this ? began: numbered in text order
+    return node
+
+
 class Lql(Postgres):
     """PostgreSQL's grammar; arrays from 0; NULL sorts below every value (as in SQLite)."""
 
     INDEX_OFFSET = 0
     NULL_ORDERING = "nulls_are_small"
+
+    class Parser(Postgres.Parser):  # type: ignore[misc,valid-type]  # a class at runtime
+        """Postgres's parser, remembering where each ``?`` is."""
+
+        PLACEHOLDER_PARSERS = {  # noqa: RUF012 - sqlglot's own class attribute
+            **Postgres.Parser.PLACEHOLDER_PARSERS,
+            TokenType.PLACEHOLDER: _positional,
+        }
 
 
 @dataclass(frozen=True)

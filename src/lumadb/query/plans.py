@@ -10,12 +10,20 @@ from sqlglot import exp
 
 from lumadb.errors import QueryError
 from lumadb.query import values as v
-from lumadb.query.compile import Compiled, Params, Scope, compile_expr, path_of
+from lumadb.query.compile import (
+    SUBQUERY_RESULTS,
+    Compiled,
+    Params,
+    Scope,
+    compile_expr,
+    path_of,
+)
 from lumadb.query.parser import Lql
 from lumadb.service import Document, ScanRange
 
 __all__ = [
     "RETRIES",
+    "CteSource",
     "Output",
     "Plan",
     "Record",
@@ -28,6 +36,8 @@ __all__ = [
     "result_of",
     "rows_of",
     "table_of",
+    "with_ctes",
+    "with_subqueries",
 ]
 
 RETRIES = 16  # optimistic rewrites of one document before giving up
@@ -137,10 +147,8 @@ def rows_of(
     collection: str, names: frozenset[str], where: exp.Expression | None, scope: Scope
 ) -> Rows:
     """The rows of ``collection`` matching ``where``, compiled in the statement's ``scope``."""
-    start = scope.positional[0]
     condition = compile_expr(where, scope) if where is not None else None
-    # The lookup reads the same parameters as the WHERE: number them from the same place.
-    lookup = Scope(tables=names, positional=[start], named=scope.named)
+    lookup = Scope(tables=names, named=scope.named)  # the same parameters, numbered already
     return Rows(collection, scope, condition, key_lookup(where, lookup))
 
 
@@ -199,3 +207,74 @@ def result_of(
         [*values[:at], *((doc or {}).get(c) for c in star), *values[at:]] for values, doc in records
     ]
     return Result(columns, rows)
+
+
+def with_subqueries(run: Plan, scope: Scope) -> Plan:
+    """``run`` after the scope's subqueries, whose rows its expressions read."""
+    subplans = list(scope.subqueries)
+    if not subplans:
+        return run
+
+    def wrapped(source: Source, params: Params) -> Result:
+        results = [sub(source, params).rows for sub in subplans]
+        token = SUBQUERY_RESULTS.set(results)
+        try:
+            return run(source, params)
+        finally:
+            SUBQUERY_RESULTS.reset(token)
+
+    return wrapped
+
+
+class CteSource:
+    """A source that also holds the results of a statement's WITH queries, by name."""
+
+    def __init__(self, base: Source, tables: dict[str, Result]) -> None:
+        self._base = base
+        self.tables = tables
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)  # writes and everything else: the collections
+
+    def _rows(self, name: str) -> Iterator[tuple[str, Document]]:
+        result = self.tables[name]
+        for number, row in enumerate(result.rows):
+            doc = dict(zip(result.columns, row, strict=True))
+            found = doc.get("id")
+            yield (found if isinstance(found, str) else f"{number:012d}"), doc
+
+    def scan(self, collection: str, rng: ScanRange) -> Iterator[tuple[str, Document]]:
+        if collection in self.tables:
+            return self._rows(collection)
+        return self._base.scan(collection, rng)
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        if collection in self.tables:
+            return next((d for i, d in self._rows(collection) if i == doc_id), None)
+        return self._base.get(collection, doc_id)
+
+    def get_many(self, collection: str, ids: Iterable[str]) -> list[Document | None]:
+        if collection in self.tables:
+            found = dict(self._rows(collection))
+            return [found.get(i) for i in ids]
+        return self._base.get_many(collection, ids)
+
+    def describe_collection(self, name: str) -> dict[str, Any]:
+        if name in self.tables:
+            return {"name": name, "with": True}
+        return self._base.describe_collection(name)
+
+
+def with_ctes(run: Plan, ctes: list[tuple[str, Plan]]) -> Plan:
+    """``run`` on a source where each WITH query's rows read as a collection of its name."""
+    if not ctes:
+        return run
+
+    def wrapped(source: Source, params: Params) -> Result:
+        tables: dict[str, Result] = {}
+        scoped = CteSource(source, tables)
+        for name, cte in ctes:  # in order: a later WITH query may read an earlier one
+            tables[name] = cte(scoped, params)
+        return run(scoped, params)
+
+    return wrapped

@@ -27,10 +27,12 @@ from lumadb.query.plans import (
     result_of,
     rows_of,
     table_of,
+    with_ctes,
+    with_subqueries,
 )
 from lumadb.service import Document
 
-__all__ = ["plan_select"]
+__all__ = ["plan_ctes", "plan_select", "plan_subquery"]
 
 
 class _Group:
@@ -93,7 +95,7 @@ def _check_grouped(
     # As in PostgreSQL: outside aggregates, a grouped query reads only what it groups by
     # (ORDER BY may also name an output column).
     def visit(node: exp.Expression) -> None:
-        if any(node == g for g in groups) or isinstance(node, exp.AggFunc):
+        if any(node == g for g in groups) or isinstance(node, exp.AggFunc | exp.Subquery):
             return
         if isinstance(node, exp.Column) and len(node.parts) == 1 and node.name in aliases:
             return
@@ -110,14 +112,21 @@ def _check_grouped(
 
 def _select_from(select: exp.Select) -> tuple[str | None, frozenset[str]]:
     """The collection a SELECT reads (``None`` without FROM) and the names it goes by."""
-    if select.args.get("with_"):
-        raise QueryError("WITH is not supported yet")
     if any(select.args.get(k) for k in ("windows", "qualify", "laterals")):
         raise QueryError("that SELECT clause is not supported in LQL")
     source_node = select.args.get("from_")
     if source_node is None:
         return None, frozenset()
     return table_of(source_node.this, "FROM")
+
+
+def _has_aggregate(node: exp.Expression) -> bool:
+    """Whether ``node`` calls an aggregate of this query (a subquery's are its own)."""
+    if isinstance(node, exp.AggFunc):
+        return True
+    if isinstance(node, exp.Subquery | exp.Select):
+        return False
+    return any(_has_aggregate(child) for child in node.iter_expressions())
 
 
 def _join_aliases(select: exp.Select) -> list[str]:
@@ -145,16 +154,49 @@ def _row_source(
     return None
 
 
-def plan_select(select: exp.Select) -> Plan:  # noqa: PLR0915 - one statement, read in order
-    """The plan of a SELECT."""
+def plan_select(select: exp.Select, base: Scope | None = None) -> Plan:
+    """The plan of a SELECT (``base``: the enclosing statement's scope, for a subquery)."""
+    ctes = plan_ctes(select, base)
+    run = _plan_body(select, base)
+    return with_ctes(run, ctes)
+
+
+def plan_ctes(select: exp.Expression, base: Scope | None) -> list[tuple[str, Plan]]:
+    """The plans of a statement's WITH queries, by name, in order."""
+    found = select.args.get("with_")
+    if found is None:
+        return []
+    if found.args.get("recursive"):
+        raise QueryError("WITH RECURSIVE is not supported")
+    ctes = []
+    for cte in found.expressions:
+        body = cte.this
+        if not isinstance(body, exp.Select):
+            raise QueryError("a WITH query must be a SELECT")
+        ctes.append((cte.alias, plan_select(body, base.nested() if base else None)))
+    return ctes
+
+
+def plan_subquery(select: exp.Select, scope: Scope) -> Plan:
+    """What :class:`~lumadb.query.compile.Scope` calls for a subquery."""
+    return plan_select(select, scope)
+
+
+def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915 - in order
     collection, names = _select_from(select)
     joined = _join_aliases(select)
-    scope = Scope(tables=names, aliases=frozenset(joined))
+    scope = Scope(
+        tables=names,
+        aliases=frozenset(joined),
+        named=base.named if base else None,
+        outer=base.outer if base else frozenset(),
+        plan_subquery=plan_subquery,
+    )
     groups = list(select.args["group"].expressions) if select.args.get("group") else []
     order_nodes = list(select.args["order"].expressions) if select.args.get("order") else []
     having_node = select.args["having"].this if select.args.get("having") else None
     grouped = bool(groups) or any(
-        n.find(exp.AggFunc) for n in [*select.expressions, *order_nodes, having_node] if n
+        _has_aggregate(n) for n in [*select.expressions, *order_nodes, having_node] if n
     )
     aggregates: list[Aggregate] = []
     if grouped:
@@ -178,7 +220,14 @@ def plan_select(select: exp.Select) -> Plan:  # noqa: PLR0915 - one statement, r
     offset = _bound(select.args.get("offset"), scope)
     distinct = bool(select.args.get("distinct"))
     plain = not (grouped or order or distinct or limit or offset)
-    if plain and isinstance(rows, Rows) and _only_the_key(where_node, rows):
+    if base is not None:
+        base.named = scope.named
+    if (
+        plain
+        and isinstance(rows, Rows)
+        and _only_the_key(where_node, rows)
+        and not scope.subqueries
+    ):
         return _point(rows, output)
 
     def run(source: Source, params: Params) -> Result:
@@ -203,7 +252,7 @@ def plan_select(select: exp.Select) -> Plan:  # noqa: PLR0915 - one statement, r
         kept = list(itertools.islice(records, skip, stop))
         return result_of(output, [rec for _, rec in kept], lead_id=not joined)
 
-    return run
+    return with_subqueries(run, scope)
 
 
 def _only_the_key(where: exp.Expression | None, rows: Rows) -> bool:

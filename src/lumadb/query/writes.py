@@ -27,7 +27,9 @@ from lumadb.query.plans import (
     result_of,
     rows_of,
     table_of,
+    with_subqueries,
 )
+from lumadb.query.select import plan_subquery
 from lumadb.service import Document
 from lumadb.service.ids import new_id
 
@@ -103,7 +105,7 @@ def plan_insert(insert: exp.Insert) -> Plan:
         raise QueryError("INSERT takes (columns) VALUES (...), (...)")
     if len(set(columns)) != len(columns):
         raise QueryError("INSERT names a column twice")
-    scope = Scope(tables=names)
+    scope = Scope(tables=names, plan_subquery=plan_subquery)
     tuples = [
         [compile_expr(e, scope) for e in (row.expressions if isinstance(row, exp.Tuple) else [row])]
         for row in values.expressions
@@ -129,7 +131,7 @@ def plan_insert(insert: exp.Insert) -> Plan:
                 written.append({"id": doc_id, **final})
         return _written(output, written, params)
 
-    return run
+    return with_subqueries(run, scope)
 
 
 def _on_conflict(conflict: exp.Expression, scope: Scope) -> list[Setter]:
@@ -183,7 +185,7 @@ def plan_update(update: exp.Update) -> Plan:
     collection, names = table_of(update.this, "UPDATE")
     if update.args.get("from_"):
         raise QueryError("UPDATE ... FROM is not supported yet")
-    scope = Scope(tables=names)
+    scope = Scope(tables=names, plan_subquery=plan_subquery)
     setters = _setters(list(update.expressions), scope)  # SET's ? come first, then WHERE's
     where_node = update.args["where"].this if update.args.get("where") else None
     rows = rows_of(collection, names, where_node, scope)
@@ -210,7 +212,7 @@ def plan_update(update: exp.Update) -> Plan:
                 raise QueryError(f"document {doc_id!r} kept changing; the statement gave up")
         return _written(output, written, params)
 
-    return run
+    return with_subqueries(run, scope)
 
 
 def plan_delete(delete: exp.Delete) -> Plan:
@@ -219,7 +221,7 @@ def plan_delete(delete: exp.Delete) -> Plan:
     if delete.args.get("using"):
         raise QueryError("DELETE ... USING is not supported yet")
     where_node = delete.args["where"].this if delete.args.get("where") else None
-    scope = Scope(tables=names)
+    scope = Scope(tables=names, plan_subquery=plan_subquery)
     rows = rows_of(collection, names, where_node, scope)
     output = _returning(delete, scope)
 
@@ -241,4 +243,4 @@ def plan_delete(delete: exp.Delete) -> Plan:
                 break
         return _written(output, removed, params)
 
-    return run
+    return with_subqueries(run, scope)
