@@ -162,10 +162,14 @@ def test_listing_filters_and_sorts(api: Api, name: str) -> None:
     assert listing(order_by="age", limit=2, offset=1) == ["p2", "p1"]
     assert listing(where='{"$or": [{"age": 25}, {"city": "Oslo"}]}') == ["p2", "p4"]
     assert listing(where='{"id": {"$in": ["p1", "p4"]}}') == ["p1", "p4"]
-    for bad in ('{"age": {"$near": 1}}', "not json", "[1]"):
+    for bad in ('{"age": {"$near": 1}}', "{not json"):  # JSON filters that are wrong
         reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params={"where": bad})
         assert reply.status_code == 400
         assert reply.json()["error"]["code"] == "invalid_argument"
+    for bad in ("age >", "[1]"):  # not JSON, and not a condition LQL can keep rows by
+        reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params={"where": bad})
+        assert reply.status_code == 400
+        assert reply.json()["error"]["code"] == "invalid_query"
     cursor_and_order = api.call(
         "GET", f"/api/v1/{docs}", token=api.admin, params={"order_by": "age", "cursor": "cDE"}
     )

@@ -92,3 +92,30 @@ def test_lql_errors_are_4xx(api: Api, name: str) -> None:
         assert reply.status_code == status, (body, reply.text)
         assert reply.json()["error"]["code"] == code, body
     assert api.call("POST", "/api/v1/_query", token=api.admin, content=b"{").status_code == 400
+
+
+def test_listings_take_an_lql_condition_as_where(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    for i, city in enumerate(["Oslo", "Rome", "Oslo", None]):
+        body = {"n": i, **({"address": {"city": city}} if city else {})}
+        api.call("PUT", f"/api/v1/{docs}/d{i}", token=api.admin, json=body)
+    listed = api.call(
+        "GET",
+        f"/api/v1/{docs}",
+        token=api.admin,
+        params={"where": "address.city = 'Oslo' AND n >= 1"},
+    )
+    assert listed.status_code == 200, listed.text
+    assert [d["id"] for d in listed.json()["items"]] == ["d2"]
+    missing = api.call(
+        "GET", f"/api/v1/{docs}", token=api.admin, params={"where": "address.city IS NULL"}
+    )
+    assert [d["id"] for d in missing.json()["items"]] == ["d3"]
+    json_filter = api.call(
+        "GET", f"/api/v1/{docs}", token=api.admin, params={"where": '{"n": {"$gt": 2}}'}
+    )
+    assert [d["id"] for d in json_filter.json()["items"]] == ["d3"]
+    for bad in ("n >", "n > ?", "count(*) > 1", "n = 1; DROP COLLECTION x", "id IN (SELECT 1)"):
+        reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params={"where": bad})
+        assert reply.status_code == 400, (bad, reply.text)
+        assert reply.json()["error"]["code"] == "invalid_query", bad

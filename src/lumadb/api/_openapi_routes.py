@@ -307,12 +307,12 @@ PARAMETERS: dict[str, Schema] = {
         {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
         "next_cursor of the previous page (not with order_by)",
     ),
-    "where": {
-        "name": "where",
-        "in": "query",
-        "description": 'a JSON filter, e.g. {"age": {"$gte": 30}}; see docs/http.md',
-        "content": {JSON: {"schema": {"type": "object"}}},
-    },
+    "where": _query(
+        "where",
+        {"type": "string", "minLength": 1},
+        'an LQL condition (age > 30 AND city = \'Oslo\') or a JSON filter ({"age": {"$gte": '
+        "30}}); see docs/http.md",
+    ),
     "order_by": _query(
         "order_by",
         {"type": "string", "minLength": 1},

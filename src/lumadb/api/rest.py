@@ -28,6 +28,7 @@ from lumadb.errors import (
     MalformedRequest,
     VersionMismatch,
 )
+from lumadb.query.conditions import compile_condition
 from lumadb.service import ScanRange
 from lumadb.service.filters import Predicate, compile_filter, compile_order
 from lumadb.service.ids import new_id
@@ -111,9 +112,11 @@ def _cursor_id(cursor: str) -> str:
     return doc_id
 
 
-def _where(text: str | None, max_depth: int) -> Predicate | None:
+def _where(text: str | None, max_depth: int, collection: str) -> Predicate | None:
     if text is None:
         return None
+    if not text.lstrip().startswith("{"):  # not a JSON filter: an LQL condition
+        return compile_condition(text, collection)
     try:
         spec = parse_json(text, max_depth)
     except MalformedRequest as exc:
@@ -288,7 +291,8 @@ class DocumentRoutes:
         limit = _int_param(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = _int_param(query, "offset", 0, MAX_OFFSET)
         after = _cursor_id(query["cursor"]) if "cursor" in query else None
-        keep = _both(_where(query.get("where"), self.ctx.max_depth), actor.rows("read", collection))
+        where = _where(query.get("where"), self.ctx.max_depth, collection)
+        keep = _both(where, actor.rows("read", collection))
         chunks = self.docs.scan(
             collection, ScanRange(prefix=query.get("prefix") or None, start=after)
         )
