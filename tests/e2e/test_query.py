@@ -85,6 +85,7 @@ def test_lql_errors_are_4xx(api: Api, name: str) -> None:
         ({"query": "SELECT 1", "extra": 1}, 400, "invalid_argument"),
         ({"query": "SELECT 1 / 0"}, 400, "invalid_query"),
         ({"query": "SELECT ?"}, 400, "invalid_query"),
+        ({"query": "SELECT " + "(" * 3000 + "1" + ")" * 3000}, 400, "invalid_query"),
         ({"query": f"INSERT INTO {docs} (id) VALUES ('a'), ('a')"}, 409, "document_exists"),
     ]
     for body, status, code in cases:

@@ -101,7 +101,8 @@ class QueryRoutes:
         values = body.get("params")
         if values is not None and not isinstance(values, list | dict):
             raise InvalidArgument("params must be a list (for ?) or an object (for :name)")
-        prepared = self.engine.prepare(body["query"])
+        # Parsing a long statement takes time: not on the event loop.
+        prepared = await self.ctx.blocking(self.engine.prepare, body["query"])
         for action, collection in prepared.needs:
             actor.require(action, collection)
             if actor.rows(action, collection) is not None:

@@ -25,15 +25,23 @@ def compile_condition(text: str, collection: str) -> Callable[[dict[str, Any]], 
         node = dialect.parser().parse_into(exp.Condition, dialect.tokenize(text), text)[0]
     except (ParseError, TokenError) as exc:
         raise QueryError(f"where is neither a JSON filter nor an LQL condition: {exc}") from None
+    except RecursionError:
+        raise QueryError("the condition is nested too deeply") from None
     if node is None:
         raise QueryError("where is empty")
     if any(True for _ in node.find_all(exp.Placeholder)):
         raise QueryError("a where condition takes values, not ? or :name parameters")
     if node.find(exp.AggFunc) is not None:
         raise QueryError("a where condition cannot use aggregates")
-    compiled = compile_expr(node, Scope(tables=frozenset({collection})))  # type: ignore[arg-type]
+    try:
+        compiled = compile_expr(node, Scope(tables=frozenset({collection})))  # type: ignore[arg-type]
+    except RecursionError:
+        raise QueryError("the condition is nested too deeply") from None
 
     def keep(doc: dict[str, Any]) -> bool:
-        return v.truth(compiled(doc, [])) is True
+        try:
+            return v.truth(compiled(doc, [])) is True
+        except RecursionError:
+            raise QueryError("the condition is nested too deeply") from None
 
     return keep

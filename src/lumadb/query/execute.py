@@ -9,8 +9,10 @@ ordering and DISTINCT run here, in Python, for now.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -51,10 +53,11 @@ class Engine:
         if found is not None:  # a plain dict read: no lock on the hot path
             return found
         plans, needs = [], []
-        for statement in parse(text):
-            planned, wants = plan(statement)
-            plans.append(planned)
-            needs.extend(wants)
+        with _bounded_depth():
+            for statement in parse(text):
+                planned, wants = plan(statement)
+                plans.append(planned)
+                needs.extend(wants)
         prepared = Prepared(plans, list(dict.fromkeys(needs)))
         with self._lock:  # the oldest plan goes first (a hot one is planned again, cheaply)
             self._plans[text] = prepared
@@ -74,13 +77,24 @@ class Engine:
         if not isinstance(params, list | tuple | dict):
             raise QueryError(f"params must be a list or an object, not {type(params).__name__}")
         result = Result([], [])
-        for run in prepared.plans:
-            result = run(target, params)
+        with _bounded_depth():
+            for run in prepared.plans:
+                result = run(target, params)
         return result
 
     def query(self, text: str, params: Params | None = None) -> Result:
         """Run every statement of ``text``; the result is the last one's."""
         return self.run(self.prepare(text), params)
+
+
+@contextlib.contextmanager
+def _bounded_depth() -> Iterator[None]:
+    # Parsing, planning and evaluating recurse over the expression tree: a statement nested
+    # thousands deep is the caller's mistake, not a crash.
+    try:
+        yield
+    except RecursionError:
+        raise QueryError("the statement is nested too deeply") from None
 
 
 def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:

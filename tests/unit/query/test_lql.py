@@ -166,6 +166,9 @@ def test_writes_return_what_they_wrote(db: lumadb.Database) -> None:
         ("INSERT INTO t (a, a) VALUES (1, 2)", "twice"),
         ("INSERT INTO t (a) VALUES (1, 2)", "row of 2 values"),
         ("SELECT id FROM t LIMIT -1", "LIMIT"),
+        ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "nested too deeply"),
+        ("SELECT " + " + ".join(["1"] * 20000), "nested too deeply"),
+        ("SELECT id FROM t WHERE " + " AND ".join(["n = n"] * 5000), "nested too deeply"),
     ],
 )
 def test_errors_are_query_errors(db: lumadb.Database, text: str, message: str) -> None:
