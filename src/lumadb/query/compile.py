@@ -31,6 +31,7 @@ __all__ = [
     "compile_expr",
     "number_parameters",
     "path_of",
+    "sub_expressions",
 ]
 
 Params = Sequence[Any] | dict[str, Any]
@@ -223,14 +224,15 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Compiled:  # noqa: PLR09
     return compiled
 
 
-def _sub(node: exp.Expression, scope: Scope) -> tuple[Compiled, Compiled]:
+def sub_expressions(node: exp.Expression, scope: Scope) -> tuple[Compiled, Compiled]:
+    """``node.this`` and ``node.expression``, compiled."""
     return compile_expr(node.this, scope), compile_expr(node.expression, scope)
 
 
 def _equality(node: exp.Expression, scope: Scope) -> Compiled:
     if isinstance(node.expression, exp.Any) and isinstance(node, exp.EQ):
         return _any(node, scope)
-    left, right = _sub(node, scope)
+    left, right = sub_expressions(node, scope)
     negate = isinstance(node, exp.NEQ)
 
     def eq(row: Any, params: Params) -> Any:
@@ -241,7 +243,7 @@ def _equality(node: exp.Expression, scope: Scope) -> Compiled:
 
 
 def _ordering(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
+    left, right = sub_expressions(node, scope)
     test = _COMPARE[type(node)]
 
     def cmp(row: Any, params: Params) -> Any:
@@ -252,13 +254,13 @@ def _ordering(node: exp.Expression, scope: Scope) -> Compiled:
 
 
 def _arithmetic(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
+    left, right = sub_expressions(node, scope)
     op = _ARITH[type(node)]
     return lambda row, params: v.arith(op, left(row, params), right(row, params))
 
 
 def _and(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
+    left, right = sub_expressions(node, scope)
 
     def both(row: Any, params: Params) -> Any:
         first = v.truth(left(row, params))
@@ -270,7 +272,7 @@ def _and(node: exp.Expression, scope: Scope) -> Compiled:
 
 
 def _or(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
+    left, right = sub_expressions(node, scope)
 
     def either(row: Any, params: Params) -> Any:
         first = v.truth(left(row, params))
@@ -388,7 +390,7 @@ def _like_pattern(pattern: str, insensitive: bool) -> re.Pattern[str]:
 
 
 def _like(node: exp.Expression, scope: Scope) -> Compiled:
-    text, pattern = _sub(node, scope)
+    text, pattern = sub_expressions(node, scope)
     insensitive = isinstance(node, exp.ILike)
     cache: dict[str, re.Pattern[str]] = {}
 
@@ -404,67 +406,6 @@ def _like(node: exp.Expression, scope: Scope) -> Compiled:
         return compiled.fullmatch(value) is not None
 
     return like
-
-
-def _concat(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
-
-    def concat(row: Any, params: Params) -> Any:
-        a, b = left(row, params), right(row, params)
-        if a is None or b is None:
-            return None
-        return _text(a) + _text(b)
-
-    return concat
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    raise QueryError("|| joins text and numbers, not arrays or objects")
-
-
-def _case(node: exp.Expression, scope: Scope) -> Compiled:
-    subject = compile_expr(node.this, scope) if node.this is not None else None
-    arms = [
-        (compile_expr(a.this, scope), compile_expr(a.args["true"], scope)) for a in node.args["ifs"]
-    ]
-    default = compile_expr(node.args["default"], scope) if node.args.get("default") else None
-
-    def case(row: Any, params: Params) -> Any:
-        probe = subject(row, params) if subject is not None else None
-        for when, then in arms:
-            test = when(row, params)
-            hit = v.equal(probe, test) if subject is not None else v.truth(test)
-            if hit:
-                return then(row, params)
-        return default(row, params) if default is not None else None
-
-    return case
-
-
-def _array(node: exp.Expression, scope: Scope) -> Compiled:
-    items = [compile_expr(e, scope) for e in node.expressions]
-    return lambda row, params: [item(row, params) for item in items]
-
-
-def _contains(node: exp.Expression, scope: Scope) -> Compiled:
-    """``a @> b``: every element of array ``b`` is in array ``a``."""
-    left, right = _sub(node, scope)
-
-    def contains(row: Any, params: Params) -> Any:
-        a, b = left(row, params), right(row, params)
-        if a is None or b is None:
-            return None
-        if not isinstance(a, list) or not isinstance(b, list):
-            return False
-        return all(any(v.equal(x, y) for x in a) for y in b)
-
-    return contains
 
 
 def _any(node: exp.Expression, scope: Scope) -> Compiled:
@@ -486,88 +427,6 @@ def _any(node: exp.Expression, scope: Scope) -> Compiled:
         return True if any(found) else (None if None in found else False)
 
     return any_of
-
-
-def _function(name: str, fn: Callable[..., Any], arity: tuple[int, int]) -> Callable[..., Compiled]:
-    def build(node: exp.Expression, scope: Scope) -> Compiled:
-        args = [a for a in (node.this, *node.expressions) if a is not None]
-        for key in ("expression", "start", "length"):
-            extra = node.args.get(key)
-            if isinstance(extra, exp.Expression):
-                args.append(extra)
-        if not arity[0] <= len(args) <= arity[1]:
-            raise QueryError(f"{name}() takes {arity[0]} to {arity[1]} arguments, not {len(args)}")
-        compiled = [compile_expr(a, scope) for a in args]
-        return lambda row, params: fn(*(c(row, params) for c in compiled))
-
-    return build
-
-
-def _strict(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """NULL in any argument gives NULL, as SQL's scalar functions do."""
-
-    def run(*args: Any) -> Any:
-        return None if any(a is None for a in args) else fn(*args)
-
-    return run
-
-
-def _length(value: Any) -> int:
-    if isinstance(value, str | list | dict):
-        return len(value)
-    raise QueryError("length() takes text, an array or an object")
-
-
-def _string_fn(name: str, fn: Callable[[str], str]) -> Callable[[Any], Any]:
-    def run(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise QueryError(f"{name}() takes text")
-        return fn(value)
-
-    return run
-
-
-def _round(value: Any, digits: Any = 0) -> Any:
-    number = v.arith("+", value, 0)
-    if not isinstance(digits, int):
-        raise QueryError("round() takes a whole number of digits")
-    rounded = round(float(number), digits)
-    return int(rounded) if digits <= 0 and isinstance(number, int) else rounded
-
-
-def _substr(value: Any, start: Any, length: Any = None) -> Any:
-    if not isinstance(value, str) or not isinstance(start, int):
-        raise QueryError("substr() takes text and a whole-number start")
-    begin = max(start - 1, 0)  # SQL counts from 1
-    if length is None:
-        return value[begin:]
-    if not isinstance(length, int):
-        raise QueryError("substr() takes a whole-number length")
-    end = start - 1 + length
-    return value[begin : max(end, begin)]
-
-
-def _coalesce(node: exp.Expression, scope: Scope) -> Compiled:
-    options = [compile_expr(a, scope) for a in (node.this, *node.expressions) if a is not None]
-
-    def first(row: Any, params: Params) -> Any:
-        for option in options:
-            value = option(row, params)
-            if value is not None:
-                return value
-        return None
-
-    return first
-
-
-def _nullif(node: exp.Expression, scope: Scope) -> Compiled:
-    left, right = _sub(node, scope)
-
-    def nullif(row: Any, params: Params) -> Any:
-        a = left(row, params)
-        return None if v.equal(a, right(row, params)) else a
-
-    return nullif
 
 
 def _aggregate(node: exp.Expression, scope: Scope) -> Compiled:
@@ -612,17 +471,11 @@ _HANDLERS: dict[type[exp.Expression], Callable[[Any, Scope], Compiled]] = {
     exp.Between: _between,
     exp.Like: _like,
     exp.ILike: _like,
-    exp.DPipe: _concat,
-    exp.Case: _case,
     exp.Subquery: _scalar,
-    exp.Array: _array,
-    exp.ArrayContainsAll: _contains,
-    exp.Coalesce: _coalesce,
-    exp.Nullif: _nullif,
-    exp.Lower: _function("lower", _strict(_string_fn("lower", str.lower)), (1, 1)),
-    exp.Upper: _function("upper", _strict(_string_fn("upper", str.upper)), (1, 1)),
-    exp.Length: _function("length", _strict(_length), (1, 1)),
-    exp.Abs: _function("abs", _strict(lambda x: abs(v.arith("+", x, 0))), (1, 1)),
-    exp.Round: _function("round", _strict(_round), (1, 2)),
-    exp.Substring: _function("substr", _strict(_substr), (2, 3)),
 }
+
+# The scalar functions and the other value constructors live in their own module; it needs
+# compile_expr, so it is imported once everything above exists.
+from lumadb.query.functions import HANDLERS as _FUNCTIONS  # noqa: E402
+
+_HANDLERS.update(_FUNCTIONS)
