@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from tests.e2e.conftest import Api
 
 
@@ -120,3 +121,34 @@ def test_listings_take_an_lql_condition_as_where(api: Api, name: str) -> None:
         reply = api.call("GET", f"/api/v1/{docs}", token=api.admin, params={"where": bad})
         assert reply.status_code == 400, (bad, reply.text)
         assert reply.json()["error"]["code"] == "invalid_query", bad
+
+
+def test_an_index_made_through_one_worker_answers_on_every_worker(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    lines = "\n".join(f'{{"id": "d{i:02d}", "g": "{"ab"[i % 2]}"}}' for i in range(40))
+    headers = {"content-type": "application/x-ndjson"}
+    assert (
+        api.call(
+            "POST", f"/api/v1/{docs}/_bulk", token=api.admin, content=lines, headers=headers
+        ).status_code
+        == 200
+    )
+    made = _query(api, api.admin, f"CREATE INDEX {name}_g ON {docs} (g)")
+    assert made.status_code == 200, made.text
+    plan = _query(api, api.admin, f"EXPLAIN SELECT id FROM {docs} WHERE g = ?", ["a"])
+    assert plan.json()["rows"][0][0].startswith(f"Index lookup on {docs} by {name}_g")
+    text = f"SELECT id FROM {docs} WHERE g = ? ORDER BY id"
+    want = [f"d{i:02d}" for i in range(0, 40, 2)]
+    for _ in range(4):  # on a served node, new connections land on different workers
+        if api.kind == "served":
+            with httpx.Client(base_url=api.base) as fresh:
+                body = {"query": text, "params": ["a"]}
+                headers = {"authorization": f"Bearer {api.admin}"}
+                found = fresh.post("/api/v1/_query", json=body, headers=headers).json()
+        else:
+            found = _query(api, api.admin, text, ["a"]).json()
+        assert [r[0] for r in found["rows"]] == want
+    api.call("PUT", f"/api/v1/{docs}/d00", token=api.admin, json={"g": "b"})
+    after = _query(api, api.admin, f"SELECT count(*) FROM {docs} WHERE g = 'a'")
+    assert after.json()["rows"] == [[19]]
+    assert _query(api, api.admin, f"DROP INDEX {name}_g").json()["rows"] == [[f"{name}_g", True]]

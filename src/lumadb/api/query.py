@@ -9,7 +9,7 @@ shard of the node, and its writes are durable before it answers, as a REST write
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -77,6 +77,17 @@ class _RoutedSource:
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         return self._ctx.service.drop_collection(name, missing_ok=missing_ok)
+
+    def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
+        return self._wait(self._docs.index_ids(collection, list(path), value))
+
+    def create_index(
+        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+    ) -> dict[str, Any]:
+        return self._ctx.service.create_index(collection, name, path, exist_ok=exist_ok)
+
+    def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
+        return self._ctx.service.drop_index(name, missing_ok=missing_ok)
 
 
 class QueryRoutes:

@@ -6,7 +6,8 @@ from lumadb.catalog.collections import (
     CHANGEFEED_MODES,
     Catalog,
     CollectionSpec,
+    IndexSpec,
     validate_name,
 )
 
-__all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "validate_name"]
+__all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "IndexSpec", "validate_name"]

@@ -21,7 +21,7 @@ import orjson
 from lumadb.errors import CorruptionError, InvalidArgument, InvalidCollectionName
 from lumadb.storage.keys import doc_prefix
 
-__all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "validate_name"]
+__all__ = ["CHANGEFEED_MODES", "Catalog", "CollectionSpec", "IndexSpec", "validate_name"]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 # mode -> image flags, matching lumadb.storage.shard.IMAGE_OLD.
@@ -42,6 +42,24 @@ def validate_name(name: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """A secondary index: its name, its number (prefixing its entries) and the field path."""
+
+    name: str
+    number: int
+    path: tuple[str, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored form (and the description)."""
+        return {"name": self.name, "number": self.number, "path": list(self.path)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> IndexSpec:
+        """Rebuild from :meth:`to_record` output."""
+        return cls(record["name"], record["number"], tuple(record["path"]))
+
+
+@dataclass(frozen=True, slots=True)
 class CollectionSpec:
     """One collection as the catalog knows it."""
 
@@ -49,6 +67,7 @@ class CollectionSpec:
     number: int
     created_ms: int
     changefeed: str = "new"
+    indexes: tuple[IndexSpec, ...] = ()
     prefix: bytes = field(init=False, repr=False, compare=False)
     images: int = field(init=False, repr=False, compare=False)
 
@@ -63,16 +82,28 @@ class CollectionSpec:
 
     def describe(self) -> dict[str, Any]:
         """The public description of the collection."""
-        return {"name": self.name, "changefeed": self.changefeed, "created_ms": self.created_ms}
+        described: dict[str, Any] = {
+            "name": self.name,
+            "changefeed": self.changefeed,
+            "created_ms": self.created_ms,
+        }
+        if self.indexes:
+            described["indexes"] = [
+                {"name": i.name, "path": ".".join(i.path)} for i in self.indexes
+            ]
+        return described
 
     def to_record(self) -> dict[str, Any]:
         """The stored form."""
-        return {
+        record: dict[str, Any] = {
             "name": self.name,
             "number": self.number,
             "created_ms": self.created_ms,
             "changefeed": self.changefeed,
         }
+        if self.indexes:
+            record["indexes"] = [i.to_record() for i in self.indexes]
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> CollectionSpec:
@@ -82,6 +113,7 @@ class CollectionSpec:
             number=record["number"],
             created_ms=record["created_ms"],
             changefeed=record.get("changefeed", "new"),
+            indexes=tuple(IndexSpec.from_record(i) for i in record.get("indexes", ())),
         )
 
 
@@ -107,6 +139,32 @@ class Catalog:
         """A catalog without collection ``name``."""
         rest = {k: v for k, v in self.collections.items() if k != name}
         return Catalog(rest, self.next_number)
+
+    def index(self, name: str) -> tuple[CollectionSpec, IndexSpec] | None:
+        """The collection and spec of the index ``name`` (index names are the node's)."""
+        for spec in self.collections.values():
+            for index in spec.indexes:
+                if index.name == name:
+                    return spec, index
+        return None
+
+    def with_index(self, collection: str, name: str, path: tuple[str, ...]) -> Catalog:
+        """A catalog where ``collection`` also has the index ``name`` on ``path``."""
+        if self.next_number > MAX_NUMBER:
+            raise InvalidArgument("no index numbers left")
+        spec = self.collections[collection]
+        index = IndexSpec(name, self.next_number, path)
+        changed = replace(spec, indexes=(*spec.indexes, index))
+        return Catalog({**self.collections, collection: changed}, self.next_number + 1)
+
+    def without_index(self, name: str) -> Catalog:
+        """A catalog without the index ``name``."""
+        found = self.index(name)
+        if found is None:
+            return self
+        spec, index = found
+        changed = replace(spec, indexes=tuple(i for i in spec.indexes if i is not index))
+        return self.with_spec(changed)
 
     def encode(self) -> bytes:
         """Serialise for storage."""

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from lumadb.errors import CollectionNotFound, QueryError
-from lumadb.query.compile import Params, number_parameters
+from lumadb.query.compile import Params, Scope, number_parameters, path_of
 from lumadb.query.explain import explain
-from lumadb.query.parser import CollectionDDL, Explain, Statement, parse
+from lumadb.query.parser import CollectionDDL, Explain, Lql, Statement, parse
 from lumadb.query.plans import Plan, Result, Source, with_ctes
 from lumadb.query.select import plan_ctes, plan_select
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
@@ -103,17 +103,17 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
         number_parameters(statement)
     if isinstance(statement, Explain):
         _, needs = plan(statement.statement)  # planned (and checked), not run
-        rows = [[line] for line in explain(statement.statement)]
+        inner = statement.statement
         read = sorted({c for action, c in needs if action != "admin"})
 
         def show(source: Source, params: Params) -> Result:
-            for collection in read:  # a missing collection is an error, as when it runs
-                source.describe_collection(collection)
-            return Result(["plan"], rows)
+            # The indexes are the catalog's now, as when the statement would run.
+            indexes = {c: source.describe_collection(c).get("indexes", []) for c in read}
+            return Result(["plan"], [[line] for line in explain(inner, indexes)])
 
         return show, needs
-    if isinstance(statement, CollectionDDL):
-        return _ddl(statement), [("admin", statement.name)]
+    if isinstance(statement, CollectionDDL | exp.Create | exp.Drop):
+        return _definition(statement)
     if isinstance(statement, exp.Select):
         return plan_select(statement), [("read", t) for t in _read_tables(statement)]
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
@@ -137,6 +137,57 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
             return with_ctes(plan_update(statement), ctes), needs
         return with_ctes(plan_delete(statement), ctes), needs
     raise QueryError(f"{statement.key.upper()} statements are not supported in LQL")
+
+
+def _definition(
+    statement: CollectionDDL | exp.Create | exp.Drop,
+) -> tuple[Plan, list[tuple[str, str]]]:
+    """CREATE/DROP of a collection or an index."""
+    if isinstance(statement, CollectionDDL):
+        return _ddl(statement), [("admin", statement.name)]
+    if str(statement.args.get("kind")).upper() != "INDEX":
+        kind = str(statement.args.get("kind") or "").upper()
+        raise QueryError(f"{statement.key.upper()} {kind} is not supported in LQL")
+    return _index_ddl(statement)
+
+
+def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, str]]]:
+    """``CREATE INDEX [IF NOT EXISTS] name ON c (path)`` and ``DROP INDEX [IF EXISTS] name``."""
+    if isinstance(statement, exp.Drop):
+        tables = statement.args.get("tables") or []
+        if len(tables) != 1:
+            raise QueryError("DROP INDEX takes one index name")
+        name, missing_ok = tables[0].name, bool(statement.args.get("exists"))
+
+        def drop(source: Source, params: Params) -> Result:
+            return Result(
+                ["index", "dropped"], [[name, source.drop_index(name, missing_ok=missing_ok)]]
+            )
+
+        # Whose index it is is known only when it runs: the engine checks admin there.
+        return drop, [("admin", "*")]
+    index = statement.this
+    if not isinstance(index, exp.Index) or not isinstance(index.args.get("table"), exp.Table):
+        raise QueryError("CREATE INDEX takes a name, ON a collection and (a field path)")
+    if statement.args.get("unique"):
+        raise QueryError("UNIQUE indexes are not supported yet")
+    collection = index.args["table"].name
+    params = index.args.get("params")
+    columns = list(params.args.get("columns") or []) if params is not None else []
+    if len(columns) != 1:
+        raise QueryError("an index covers one field path for now")
+    target = columns[0].this if isinstance(columns[0], exp.Ordered) else columns[0]
+    path = path_of(target, Scope(tables=frozenset({collection})))
+    if not path or not all(isinstance(p, str) for p in path):
+        raise QueryError(f"an index needs a field path, not {target.sql(dialect=Lql)}")
+    name, exist_ok = index.name, bool(statement.args.get("exists"))
+    steps = [str(p) for p in path]
+
+    def create(source: Source, params: Params) -> Result:
+        made = source.create_index(collection, name, steps, exist_ok=exist_ok)
+        return Result(["index", "collection", "path"], [[name, collection, made["path"]]])
+
+    return create, [("admin", collection)]
 
 
 def _read_tables(statement: exp.Expression) -> list[str]:

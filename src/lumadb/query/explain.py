@@ -8,11 +8,13 @@ EXPLAIN says is what runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 
 from lumadb.query.compile import Scope
 from lumadb.query.parser import CollectionDDL, Lql, Statement
-from lumadb.query.plans import conjuncts, key_lookup, table_of
+from lumadb.query.plans import conjuncts, index_candidates, key_lookup, table_of
 
 __all__ = ["explain"]
 
@@ -21,7 +23,12 @@ def _sql(node: exp.Expression) -> str:
     return node.sql(dialect=Lql, normalize_functions="lower")
 
 
-def _access(collection: str, names: frozenset[str], where: exp.Expression | None) -> list[str]:
+Indexes = dict[str, list[dict[str, Any]]]  # per collection: [{"name", "path"}]
+
+
+def _access(
+    collection: str, names: frozenset[str], where: exp.Expression | None, indexes: Indexes
+) -> list[str]:
     keys = key_lookup(where, Scope(tables=names))
     if keys is not None:
         count = len(keys)
@@ -32,6 +39,14 @@ def _access(collection: str, names: frozenset[str], where: exp.Expression | None
         if where is not None and len(conjuncts(where)) > 1:
             lines.append(f"Filter: {_sql(where)}")
         return lines
+    covered = {i["path"]: i["name"] for i in indexes.get(collection, [])}
+    for path, _ in index_candidates(where, Scope(tables=names)):
+        name = covered.get(".".join(path))
+        if name is not None:
+            return [
+                f"Index lookup on {collection} by {name} ({'.'.join(path)} = ...), every shard",
+                f"Filter: {_sql(where)}" if where is not None else "",
+            ]
     lines = [f"Scan of {collection} in id order, every shard"]
     if where is not None:
         lines.append(f"Filter: {_sql(where)}")
@@ -43,7 +58,7 @@ def _where(node: exp.Expression) -> exp.Expression | None:
     return found.this if found is not None else None
 
 
-def _select(select: exp.Select) -> list[str]:
+def _select(select: exp.Select, indexes: Indexes) -> list[str]:
     source = select.args.get("from_")
     if source is None:
         return ["One row without a collection"]
@@ -62,7 +77,7 @@ def _select(select: exp.Select) -> list[str]:
         if where is not None:
             lines.append(f"Filter: {_sql(where)}")
     else:
-        lines = _access(collection, names, _where(select))
+        lines = _access(collection, names, _where(select), indexes)
     group = select.args.get("group")
     aggregates = sorted(
         {_sql(a) for a in select.find_all(exp.AggFunc) if isinstance(a, exp.Expression)}
@@ -90,7 +105,7 @@ def _select(select: exp.Select) -> list[str]:
     return lines
 
 
-def _write(statement: exp.Expression) -> list[str]:
+def _write(statement: exp.Expression, indexes: Indexes) -> list[str]:
     target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
     collection, names = table_of(target, "the statement")
     if isinstance(statement, exp.Insert):
@@ -105,7 +120,7 @@ def _write(statement: exp.Expression) -> list[str]:
     else:
         verb = "Update" if isinstance(statement, exp.Update) else "Delete from"
         lines = [f"{verb} {collection}, each document at the version it was read at"]
-        lines += _access(collection, names, _where(statement))
+        lines += _access(collection, names, _where(statement), indexes)
         if isinstance(statement, exp.Update):
             lines.append("Set: " + ", ".join(_sql(e) for e in statement.expressions))
     returning = statement.args.get("returning")
@@ -114,13 +129,19 @@ def _write(statement: exp.Expression) -> list[str]:
     return lines
 
 
-def explain(statement: Statement) -> list[str]:
-    """The lines EXPLAIN shows for ``statement``."""
+def explain(statement: Statement, indexes: Indexes | None = None) -> list[str]:
+    """The lines EXPLAIN shows for ``statement`` (``indexes``: the collections' now)."""
+    found = indexes or {}
     if isinstance(statement, CollectionDDL):
         verb = "Create" if statement.action == "create" else "Drop"
         return [f"{verb} collection {statement.name}"]
+    if isinstance(statement, exp.Drop):
+        names = ", ".join(t.name for t in statement.args.get("tables") or [])
+        return [f"Drop index {names}"]
+    if isinstance(statement, exp.Create):
+        return [f"Create index {_sql(statement.this)}, built shard by shard while it pauses"]
     if isinstance(statement, exp.Select):
-        return _select(statement)
+        return _select(statement, found)
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
-        return _write(statement)
+        return _write(statement, found)
     return ["EXPLAIN of EXPLAIN"]  # the parser refuses it; kept total for the type checker

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -55,6 +55,11 @@ class Source(Protocol):
     def describe_collection(self, name: str) -> dict[str, Any]: ...
     def create_collection(self, name: str, *, exist_ok: bool = False) -> dict[str, Any]: ...
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool: ...
+    def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None: ...
+    def create_index(
+        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+    ) -> dict[str, Any]: ...
+    def drop_index(self, name: str, *, missing_ok: bool = False) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,27 @@ def is_constant(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal | exp.Placeholder | exp.Null)
 
 
+def index_candidates(
+    where: exp.Expression | None, scope: Scope
+) -> list[tuple[list[str], Compiled]]:
+    """``path = value`` terms among the WHERE's ANDs that an index on ``path`` could answer."""
+    found = []
+    for term in conjuncts(where):
+        if not isinstance(term, exp.EQ):
+            continue
+        for column, other in ((term.this, term.expression), (term.expression, term.this)):
+            path = path_of(column, scope)
+            if (
+                path
+                and path != ["id"]
+                and is_constant(other)
+                and all(isinstance(p, str) for p in path)
+            ):
+                found.append(([str(p) for p in path], compile_expr(other, scope)))
+                break
+    return found
+
+
 def key_lookup(where: exp.Expression | None, scope: Scope) -> list[Compiled] | None:
     """The ids a WHERE pins down (``id = x`` or ``id IN (...)`` among its ANDs)."""
     for term in conjuncts(where):
@@ -123,11 +149,22 @@ class Rows:
     scope: Scope
     where: Compiled | None
     keys: list[Compiled] | None
+    # ``path = value`` terms: at run time, the first one an index covers picks the rows.
+    indexed: list[tuple[list[str], Compiled]] = field(default_factory=list)
+
+    def _by_index(self, source: Source, params: Params) -> list[str] | None:
+        for path, value in self.indexed:
+            ids = source.index_ids(self.collection, path, value({}, params))
+            if ids is not None:
+                return ids
+        return None
 
     def read(self, source: Source, params: Params) -> Iterator[Document]:
-        if self.keys is not None:
-            wanted = [k({}, params) for k in self.keys]
-            ids = list(dict.fromkeys(i for i in wanted if isinstance(i, str) and i))
+        ids = self._by_index(source, params) if self.keys is None and self.indexed else None
+        if self.keys is not None or ids is not None:
+            if ids is None:
+                wanted = [k({}, params) for k in self.keys or []]
+                ids = list(dict.fromkeys(i for i in wanted if isinstance(i, str) and i))
             found = source.get_many(self.collection, ids)
             docs: Iterable[Document] = (
                 {"id": i, **d} for i, d in zip(ids, found, strict=True) if d is not None
@@ -149,7 +186,9 @@ def rows_of(
     """The rows of ``collection`` matching ``where``, compiled in the statement's ``scope``."""
     condition = compile_expr(where, scope) if where is not None else None
     lookup = Scope(tables=names, named=scope.named)  # the same parameters, numbered already
-    return Rows(collection, scope, condition, key_lookup(where, lookup))
+    return Rows(
+        collection, scope, condition, key_lookup(where, lookup), index_candidates(where, lookup)
+    )
 
 
 @dataclass
@@ -263,6 +302,11 @@ class CteSource:
         if name in self.tables:
             return {"name": name, "with": True}
         return self._base.describe_collection(name)
+
+    def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
+        if collection in self.tables:
+            return None  # a WITH query's rows have no index
+        return self._base.index_ids(collection, path, value)
 
 
 def with_ctes(run: Plan, ctes: list[tuple[str, Plan]]) -> Plan:

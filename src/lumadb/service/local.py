@@ -17,12 +17,15 @@ from lumadb.config import Settings
 from lumadb.errors import (
     CollectionExists,
     CollectionNotFound,
+    Conflict,
     CorruptionError,
     InvalidArgument,
     InvalidId,
+    NotFound,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
+from lumadb.service.indexes import IndexSet
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
 from lumadb.storage.commit import deferred as deferred_durability
@@ -67,6 +70,7 @@ class LocalService:
         one = len(self._shards) == 1 and self.store.complete
         self._one = self._shards[0] if one else None  # no routing needed
         self.records = self.store.records
+        self._indexes = IndexSet(self._shards)
         try:
             self._migrate_records()
             self._seen = self.records.generation()
@@ -94,6 +98,7 @@ class LocalService:
         self._catalog = catalog
         self._specs = catalog.collections
         self._by_number = {s.number: s.name for s in catalog.collections.values()}
+        self._indexes.sync(catalog.collections.values())
 
     def refresh(self) -> bool:
         """Take in records another process of the node changed; returns whether any did.
@@ -198,6 +203,54 @@ class LocalService:
         if spec is None and not missing_ok:
             raise CollectionNotFound(f"collection {name!r} does not exist")
         return spec is not None
+
+    def create_index(
+        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+    ) -> dict[str, Any]:
+        """Index ``collection`` on the field ``path`` (built before this returns)."""
+        validate_name(name)
+        steps = tuple(path)
+        if not steps or not all(isinstance(p, str) and p for p in steps):
+            raise InvalidArgument("an index needs a field path of names")
+        if steps == ("id",):
+            raise InvalidArgument("documents are found by id already; index another field")
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            gone = self._adopt(self._read_catalog())
+            spec = self._spec(collection)
+            found = self._catalog.index(name)
+            if found is None:
+                clash = next((i for i in spec.indexes if i.path == steps), None)
+                if clash is not None:
+                    raise Conflict(
+                        f"{collection} is indexed on {'.'.join(steps)} by {clash.name!r}"
+                    )
+                self._write_catalog(self._catalog.with_index(collection, name, steps))
+            elif not exist_ok or found[0].name != collection or found[1].path != steps:
+                raise Conflict(f"index {name!r} already exists")
+        self._drop_numbers(gone)
+        return {"name": name, "collection": collection, "path": ".".join(steps)}
+
+    def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Drop the index ``name`` and its entries; returns whether it existed."""
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            gone = self._adopt(self._read_catalog())
+            found = self._catalog.index(name)
+            if found is not None:
+                self._write_catalog(self._catalog.without_index(name))
+        self._drop_numbers(gone)
+        if found is None and not missing_ok:
+            raise NotFound(f"index {name!r} does not exist")
+        return found is not None
+
+    def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
+        """Ids whose value at ``path`` equals ``value`` in this process's shards, by an
+        index; ``None`` when no index covers ``path``."""
+        spec = self._spec(collection)
+        steps = tuple(path)
+        index = next((i for i in spec.indexes if i.path == steps), None)
+        return None if index is None else self._indexes.lookup(index, value)
 
     def list_collections(self) -> list[dict[str, Any]]:
         """Descriptions of every collection, sorted by name."""

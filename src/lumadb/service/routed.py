@@ -127,6 +127,7 @@ class ShardRouter:
             "get_versioned": svc.get_versioned,
             "get_many": svc.get_many,
             "scan_page": self._scan_page,
+            "index_ids": svc.index_ids,
             "stats": self._stats,
             **self._extra_reads,
         }
@@ -232,6 +233,22 @@ class ShardRouter:
             for slot, positions in groups.items()
         ]
         return sum(await asyncio.gather(*parts))
+
+    async def index_ids(self, collection: str, path: list[str], value: Any) -> list[str] | None:
+        """Ids by the index on ``path`` from every worker, in id order (None: no index)."""
+        if self.workers == 1:
+            return self.local.index_ids(collection, path, value)
+
+        async def ask(slot: int) -> list[str] | None:
+            if slot == self.slot:
+                return self.local.index_ids(collection, path, value)
+            found = await self._peer(slot).call("index_ids", collection, path, value)
+            return None if found is None else list(found)
+
+        parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
+        if any(p is None for p in parts):
+            return None  # a worker has not taken the index in yet: scan instead
+        return sorted(i for part in parts if part is not None for i in part)
 
     # --- scans -------------------------------------------------------------------------------
 

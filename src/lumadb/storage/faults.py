@@ -22,6 +22,9 @@ class Faults:
     ignore_sync_errors: bool = False
     # Writes do not update the L1 hot cache, so reads can return stale values.
     stale_cache: bool = False
+    # Index entries are written on their own, just before their document's batch: a crash in
+    # between leaves an index that disagrees with the documents.
+    index_outside_batch: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""

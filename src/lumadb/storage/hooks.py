@@ -20,6 +20,9 @@ class WriteHook(Protocol):
 
     # When true the shard reads the previous value of each written document (costs a read).
     needs_old: bool
+    # Only writes of keys under this prefix (a collection's) call the hook; the others keep
+    # the fast path.
+    prefix: bytes
 
     def on_write(self, batch: Batch, key: bytes, new: bytes | None, old: bytes | None) -> None:
         """Called under the shard's write lock; ``new``/``old`` are JSON bodies (None: absent).

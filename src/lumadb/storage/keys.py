@@ -10,7 +10,8 @@ namespace   key                                         value
 ``o``       ``o`` (one key)                             the previous document of the write
                                                         that follows it in the same batch
                                                         (old images for the change feed)
-``i``       reserved for secondary indexes
+``i``       ``i`` + index number (u32 BE) + packed       empty (the entry is the key)
+            value + document id
 ==========  ==========================================  ===============================
 
 Document ids are stored as raw UTF-8, whose byte order is code-point order, so scans by id
@@ -30,9 +31,11 @@ __all__ = [
     "DOC_END",
     "MAX_ID_BYTES",
     "META",
+    "INDEX",
     "OLD_IMAGE",
     "doc_prefix",
     "encode_id",
+    "index_prefix",
     "meta_key",
     "pack",
     "prefix_end",
@@ -44,6 +47,7 @@ DOC = b"d"
 DOC_END = b"e"
 META = b"m"
 OLD_IMAGE = b"o"
+INDEX = b"i"
 MAX_ID_BYTES = 512
 
 _U32 = struct.Struct(">I")
@@ -54,6 +58,11 @@ _F64 = struct.Struct(">d")
 def doc_prefix(collection_number: int) -> bytes:
     """The key prefix of every document of one collection."""
     return DOC + _U32.pack(collection_number)
+
+
+def index_prefix(index_number: int) -> bytes:
+    """The key prefix of every entry of one secondary index."""
+    return INDEX + _U32.pack(index_number)
 
 
 def encode_id(doc_id: object) -> bytes:

@@ -63,6 +63,7 @@ class Shard:
         self._blocked = False
         self.syncer = WalSyncer(engine, durability, self.name, self._block)
         self.hooks: tuple[WriteHook, ...] = ()
+        self._hooked: tuple[bytes, ...] = ()  # the key prefixes the hooks care about
         self.hooks_version = 0
         self._hooks_need_old = False
         self._monotonic = clock.monotonic
@@ -86,12 +87,34 @@ class Shard:
         """The sequence number of the shard's newest write."""
         return self.engine.last_seq()
 
-    def add_hook(self, hook: WriteHook) -> None:
-        """Register a write hook (its entries join every later write's batch)."""
+    def add_hook(self, hook: WriteHook, build: Callable[[Batch], None] | None = None) -> None:
+        """Register a write hook (its entries join every later write's batch).
+
+        ``build`` adds the hook's entries for what is stored already; it runs while no write
+        is in progress, and its batch commits (synced) before any write sees the hook, so
+        the derived entries and the documents agree from the first moment.
+        """
         with self.exclusive():
+            if build is not None:
+                batch = self.engine.batch()
+                build(batch)
+                self._write(batch, sync=True)
             self.hooks = (*self.hooks, hook)
             self._hooks_need_old = any(h.needs_old for h in self.hooks)
+            self._hooked = tuple(h.prefix for h in self.hooks)
             self.hooks_version += 1
+
+    def remove_hook(self, hook: WriteHook, clear: bytes | None = None) -> None:
+        """Unregister ``hook``; with ``clear``, delete every key under that prefix too."""
+        with self.exclusive():
+            self.hooks = tuple(h for h in self.hooks if h is not hook)
+            self._hooks_need_old = any(h.needs_old for h in self.hooks)
+            self._hooked = tuple(h.prefix for h in self.hooks)
+            self.hooks_version += 1
+            if clear is not None:
+                batch = self.engine.batch()
+                batch.delete_range(clear, keys.prefix_end(clear))
+                self._write(batch, sync=True)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -175,7 +198,7 @@ class Shard:
         """:meth:`put` of a collection without old images, unconditionally (the hot path)."""
         if self._blocked:
             self._check_writable()
-        if self.hooks:
+        if self.hooks and key.startswith(self._hooked):
             self._put_checked(key, body, 0, NO_EXPECT)
         else:
             stripe = hash(key) & _MASK
@@ -217,7 +240,8 @@ class Shard:
     ) -> None:
         """Add the hooks' entries and the old image for a write of ``key`` to ``batch``."""
         for hook in self.hooks:
-            hook.on_write(batch, key, new, old)
+            if key.startswith(hook.prefix):
+                hook.on_write(batch, key, new, old)
         if images & IMAGE_OLD:
             # An empty old image means "did not exist": a stored document is never empty.
             batch.put(keys.OLD_IMAGE, old if old is not None else b"")

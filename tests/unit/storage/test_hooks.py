@@ -13,6 +13,7 @@ class CountingIndex:
     """A toy derived structure: one entry per document, kept in the document's batch."""
 
     needs_old = True
+    prefix = b"d"  # every document
 
     def __init__(self) -> None:
         self.fail_next = False
