@@ -81,6 +81,9 @@ class _RoutedSource:
     def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
         return self._wait(self._docs.index_ids(collection, list(path), value))
 
+    def index_range(self, collection: str, path: Sequence[str], *bounds: Any) -> list[str] | None:
+        return self._wait(self._docs.index_range(collection, list(path), *bounds))
+
     def create_index(
         self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
     ) -> dict[str, Any]:

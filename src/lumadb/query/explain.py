@@ -12,9 +12,17 @@ from typing import Any
 
 from sqlglot import exp
 
+from lumadb.errors import QueryError
 from lumadb.query.compile import Scope
 from lumadb.query.parser import CollectionDDL, Lql, Statement
-from lumadb.query.plans import conjuncts, index_candidates, key_lookup, table_of
+from lumadb.query.plans import (
+    Range,
+    conjuncts,
+    index_candidates,
+    index_ranges,
+    key_lookup,
+    table_of,
+)
 
 __all__ = ["explain"]
 
@@ -47,10 +55,28 @@ def _access(
                 f"Index lookup on {collection} by {name} ({'.'.join(path)} = ...), every shard",
                 f"Filter: {_sql(where)}" if where is not None else "",
             ]
+    for bounded in index_ranges(where, Scope(tables=names)):
+        name = covered.get(".".join(bounded.path))
+        if name is not None and where is not None and _may_range(bounded):
+            return [
+                f"Index range on {collection} by {name} ({'.'.join(bounded.path)} between two "
+                "numbers or two texts; otherwise a scan), every shard",
+                f"Filter: {_sql(where)}",
+            ]
     lines = [f"Scan of {collection} in id order, every shard"]
     if where is not None:
         lines.append(f"Filter: {_sql(where)}")
     return lines
+
+
+def _may_range(bounded: Range) -> bool:
+    """Whether the bounds can be answered by an index: not two constants of other kinds."""
+    try:
+        low, high = bounded.low({}, []), bounded.high({}, [])
+    except QueryError:  # parameters: known only when it runs
+        return True
+    kinds = {isinstance(low, str), isinstance(high, str)}
+    return len(kinds) == 1 and low is not None and high is not None
 
 
 def _where(node: exp.Expression) -> exp.Expression | None:

@@ -56,6 +56,15 @@ class Source(Protocol):
     def create_collection(self, name: str, *, exist_ok: bool = False) -> dict[str, Any]: ...
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool: ...
     def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None: ...
+    def index_range(
+        self,
+        collection: str,
+        path: Sequence[str],
+        low: Any,
+        low_inclusive: bool,
+        high: Any,
+        high_inclusive: bool,
+    ) -> list[str] | None: ...
     def create_index(
         self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
     ) -> dict[str, Any]: ...
@@ -123,6 +132,57 @@ def index_candidates(
     return found
 
 
+_FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
+    exp.GT: exp.LT,
+    exp.GTE: exp.LTE,
+    exp.LT: exp.GT,
+    exp.LTE: exp.GTE,
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """A two-sided range on one path, from the WHERE's ANDs (``a > x AND a <= y``,
+    ``a BETWEEN x AND y``)."""
+
+    path: list[str]
+    low: Compiled
+    low_inclusive: bool
+    high: Compiled
+    high_inclusive: bool
+
+
+def index_ranges(where: exp.Expression | None, scope: Scope) -> list[Range]:
+    """The two-sided ranges of the WHERE that an index on their path could answer."""
+    lows: dict[tuple[str, ...], tuple[Compiled, bool]] = {}
+    highs: dict[tuple[str, ...], tuple[Compiled, bool]] = {}
+    for term in conjuncts(where):
+        if isinstance(term, exp.Between):
+            path = path_of(term.this, scope)
+            low, high = term.args.get("low"), term.args.get("high")
+            named = bool(path) and all(isinstance(p, str) for p in path or [])
+            if named and low and high and is_constant(low) and is_constant(high):
+                key = tuple(str(p) for p in path or [])
+                lows[key] = (compile_expr(low, scope), True)
+                highs[key] = (compile_expr(high, scope), True)
+            continue
+        kind: type[exp.Expression] = type(term)
+        if kind not in _FLIP:
+            continue
+        left, right = term.this, term.expression
+        path = path_of(left, scope)
+        if not (path and is_constant(right)):
+            path, right, kind = path_of(right, scope), left, _FLIP[kind]
+            if not (path and is_constant(right)):
+                continue
+        if not all(isinstance(p, str) for p in path) or path == ["id"]:
+            continue
+        key = tuple(str(p) for p in path)
+        bound = (compile_expr(right, scope), kind in (exp.GTE, exp.LTE))
+        (lows if kind in (exp.GT, exp.GTE) else highs)[key] = bound
+    return [Range(list(key), *lows[key], *highs[key]) for key in lows if key in highs]
+
+
 def key_lookup(where: exp.Expression | None, scope: Scope) -> list[Compiled] | None:
     """The ids a WHERE pins down (``id = x`` or ``id IN (...)`` among its ANDs)."""
     for term in conjuncts(where):
@@ -149,18 +209,28 @@ class Rows:
     scope: Scope
     where: Compiled | None
     keys: list[Compiled] | None
-    # ``path = value`` terms: at run time, the first one an index covers picks the rows.
+    # ``path = value`` terms and two-sided ranges: at run time, the first one an index
+    # covers picks the rows (the WHERE still checks each).
     indexed: list[tuple[list[str], Compiled]] = field(default_factory=list)
+    ranges: list[Range] = field(default_factory=list)
 
     def _by_index(self, source: Source, params: Params) -> list[str] | None:
         for path, value in self.indexed:
             ids = source.index_ids(self.collection, path, value({}, params))
             if ids is not None:
                 return ids
+        for r in self.ranges:
+            low, high = r.low({}, params), r.high({}, params)
+            found = source.index_range(
+                self.collection, r.path, low, r.low_inclusive, high, r.high_inclusive
+            )
+            if found is not None:
+                return found
         return None
 
     def read(self, source: Source, params: Params) -> Iterator[Document]:
-        ids = self._by_index(source, params) if self.keys is None and self.indexed else None
+        wants = self.keys is None and (self.indexed or self.ranges)
+        ids = self._by_index(source, params) if wants else None
         if self.keys is not None or ids is not None:
             if ids is None:
                 wanted = [k({}, params) for k in self.keys or []]
@@ -187,7 +257,12 @@ def rows_of(
     condition = compile_expr(where, scope) if where is not None else None
     lookup = Scope(tables=names, named=scope.named)  # the same parameters, numbered already
     return Rows(
-        collection, scope, condition, key_lookup(where, lookup), index_candidates(where, lookup)
+        collection,
+        scope,
+        condition,
+        key_lookup(where, lookup),
+        index_candidates(where, lookup),
+        index_ranges(where, lookup),
     )
 
 
@@ -307,6 +382,11 @@ class CteSource:
         if collection in self.tables:
             return None  # a WITH query's rows have no index
         return self._base.index_ids(collection, path, value)
+
+    def index_range(self, collection: str, path: Sequence[str], *bounds: Any) -> list[str] | None:
+        if collection in self.tables:
+            return None
+        return self._base.index_range(collection, path, *bounds)
 
 
 def with_ctes(run: Plan, ctes: list[tuple[str, Plan]]) -> Plan:

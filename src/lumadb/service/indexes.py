@@ -37,6 +37,14 @@ def index_value(doc: Any, path: tuple[str, ...]) -> Any:
         if not isinstance(value, dict):
             return None
         value = value.get(step)
+    return _as_key(value)
+
+
+def _as_key(value: Any) -> Any:
+    # LQL compares booleans as the numbers 0 and 1 (as SQLite does), so the index stores
+    # them as numbers: `flag = 1` and `flag = true` find the same documents.
+    if isinstance(value, bool):
+        return int(value)
     return value if isinstance(value, _SCALARS) else None
 
 
@@ -121,9 +129,35 @@ class IndexSet:
                 hooks.append(hook)
             self._hooks[number] = hooks
 
+    def range(
+        self, index: IndexSpec, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool
+    ) -> list[str] | None:
+        """Ids of the documents whose value lies between ``low`` and ``high`` (both numbers
+        or both text), in id order; ``None`` when the bounds are not of one such kind (an
+        open or mixed range also matches values an index does not hold)."""
+        low, high = _as_key(low), _as_key(high)
+        kinds = {type(low) is str, type(high) is str}
+        if low is None or high is None or len(kinds) != 1:
+            return None
+        hooks = self._hooks.get(index.number)
+        if hooks is None:
+            return None
+        base = hooks[0].entries
+        first, last = base + keys.pack((low,)), base + keys.pack((high,))
+        start = first if low_inclusive else keys.prefix_end(first)
+        end = keys.prefix_end(last) if high_inclusive else last
+        ids = []
+        if start < end:
+            for shard in self._shards:
+                for key, _ in shard.scan(start, end):
+                    rest = key[len(base) :]
+                    ids.append(rest[keys.packed_length(rest) :].decode())
+        return sorted(ids)
+
     def lookup(self, index: IndexSpec, value: Any) -> list[str]:
         """Ids of the documents whose indexed value equals ``value``, in id order."""
-        if not isinstance(value, _SCALARS):
+        value = _as_key(value)
+        if value is None:
             return []
         hooks = self._hooks.get(index.number)
         if hooks is None:

@@ -252,6 +252,24 @@ class LocalService:
         index = next((i for i in spec.indexes if i.path == steps), None)
         return None if index is None else self._indexes.lookup(index, value)
 
+    def index_range(
+        self,
+        collection: str,
+        path: Sequence[str],
+        low: Any,
+        low_inclusive: bool,
+        high: Any,
+        high_inclusive: bool,
+    ) -> list[str] | None:
+        """Ids whose value at ``path`` lies between the bounds, by an index (this process's
+        shards); ``None`` when no index covers ``path`` or the range cannot be answered."""
+        spec = self._spec(collection)
+        steps = tuple(path)
+        index = next((i for i in spec.indexes if i.path == steps), None)
+        if index is None:
+            return None
+        return self._indexes.range(index, low, low_inclusive, high, high_inclusive)
+
     def list_collections(self) -> list[dict[str, Any]]:
         """Descriptions of every collection, sorted by name."""
         self.store.check_open()

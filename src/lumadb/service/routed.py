@@ -128,6 +128,7 @@ class ShardRouter:
             "get_many": svc.get_many,
             "scan_page": self._scan_page,
             "index_ids": svc.index_ids,
+            "index_range": svc.index_range,
             "stats": self._stats,
             **self._extra_reads,
         }
@@ -248,6 +249,22 @@ class ShardRouter:
         parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
         if any(p is None for p in parts):
             return None  # a worker has not taken the index in yet: scan instead
+        return sorted(i for part in parts if part is not None for i in part)
+
+    async def index_range(self, collection: str, path: list[str], *bounds: Any) -> list[str] | None:
+        """Ids by a range on the index on ``path`` from every worker (None: not answerable)."""
+        if self.workers == 1:
+            return self.local.index_range(collection, path, *bounds)
+
+        async def ask(slot: int) -> list[str] | None:
+            if slot == self.slot:
+                return self.local.index_range(collection, path, *bounds)
+            found = await self._peer(slot).call("index_range", collection, path, *bounds)
+            return None if found is None else list(found)
+
+        parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
+        if any(p is None for p in parts):
+            return None
         return sorted(i for part in parts if part is not None for i in part)
 
     # --- scans -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ __all__ = [
     "index_prefix",
     "meta_key",
     "pack",
+    "packed_length",
     "prefix_end",
     "split_doc_key",
     "unpack",
@@ -165,6 +166,16 @@ def _unescape(raw: bytes, pos: int) -> tuple[bytes, int]:
             pos = end + 2
             continue
         return bytes(out), end + 1
+
+
+def packed_length(raw: bytes) -> int:
+    """How many bytes the first value :func:`pack` wrote at the start of ``raw`` takes."""
+    tag = raw[0]
+    if tag in (_NULL, _FALSE, _TRUE):
+        return 1
+    if tag == _NUM:
+        return 9
+    return _unescape(raw, 1)[1]
 
 
 def unpack(raw: bytes) -> tuple[Scalar, ...]:

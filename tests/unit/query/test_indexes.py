@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,9 +75,13 @@ def test_numbers_and_nested_paths(db: lumadb.Database) -> None:
     people.put("f", {"a": {"b": 1.0}})
     people.put("i", {"a": {"b": 1}})
     people.put("s", {"a": {"b": "1"}})
+    people.put("t", {"a": {"b": True}})
+    scanned = db.query("SELECT id FROM p WHERE a.b = 1 ORDER BY id")
     db.query("CREATE INDEX p_ab ON p (a.b)")
-    assert db._svc.index_ids("p", ["a", "b"], 1) == ["f", "i"]  # 1 = 1.0, not '1'
-    assert db.query("SELECT id FROM p WHERE a.b = 1 ORDER BY id") == [{"id": "f"}, {"id": "i"}]
+    assert db._svc.index_ids("p", ["a", "b"], 1) == ["f", "i", "t"]  # 1 = 1.0 = true, not '1'
+    assert db.query("SELECT id FROM p WHERE a.b = 1 ORDER BY id") == scanned
+    assert db._svc.index_ids("p", ["a", "b"], True) == ["f", "i", "t"]
+    assert scanned == [{"id": "f"}, {"id": "i"}, {"id": "t"}]
     assert db.query("SELECT id FROM p WHERE a.b = NULL") == []
 
 
@@ -135,3 +140,42 @@ def test_query_errors_for_index_statements_name_the_problem() -> None:
             db.query("CREATE INDEX x ON nope (a)")
         with pytest.raises(QueryError):
             db.query("CREATE INDEX x ON")
+
+
+RANGES = [
+    "n > 3 AND n <= 12",
+    "n BETWEEN 2 AND 2.5",
+    "n >= 0 AND n < 1",  # false and true count as 0 and 1
+    "5 < n AND 20 >= n AND n <> 7",
+    "n > 'a' AND n < 'c'",
+    "n BETWEEN 'b' AND 'bz'",
+    "n > 3",  # open: arrays and text are above numbers, so a scan answers
+    "n > 'a' AND n < 5",  # mixed kinds: a scan answers
+    "n BETWEEN ? AND ?",
+]
+
+
+@pytest.mark.parametrize("where", RANGES)
+def test_index_ranges_answer_like_a_scan(where: str) -> None:
+    values: list[Any] = [*range(15), 2.5, True, False, "a", "b", "ba", "c", None, [1], {"x": 1}]
+    with lumadb.open(":memory:", shards=2) as db:
+        db.query("CREATE COLLECTION r")
+        db.collection("r").put_many([(f"r{i:02d}", {"n": v}) for i, v in enumerate(values)])
+        text = f"SELECT id FROM r WHERE {where} ORDER BY id"  # noqa: S608 - constant cases
+        params = [1, 4] if "?" in where else None
+        scanned = db.query(text, params)
+        db.query("CREATE INDEX r_n ON r (n)")
+        assert db.query(text, params) == scanned, where
+        plan = db.query(f"EXPLAIN {text}", params)[0]["plan"]
+        two_sided = RANGES.index(where) < 6 or "?" in where
+        assert plan.startswith("Index range" if two_sided else "Scan"), plan
+
+
+def test_a_numeric_range_is_read_from_the_index() -> None:
+    with lumadb.open(":memory:", shards=2) as db:
+        db.query("CREATE COLLECTION r; CREATE INDEX r_n ON r (n)")
+        db.collection("r").put_many([(f"r{i:02d}", {"n": i}) for i in range(20)])
+        svc = db._svc
+        assert svc.index_range("r", ["n"], 3, False, 6, True) == ["r04", "r05", "r06"]
+        assert svc.index_range("r", ["n"], 3, True, "z", True) is None  # mixed kinds
+        assert svc.index_range("r", ["n"], 6, True, 3, True) == []
