@@ -73,14 +73,19 @@ class Engine:
         if target is None:
             raise QueryError("this engine has no data to run on")
         if params is None:
-            params = []
-        if not isinstance(params, list | tuple | dict):
+            params = ()
+        elif type(params) not in (list, tuple, dict):
             raise QueryError(f"params must be a list or an object, not {type(params).__name__}")
-        result = Result([], [])
-        with _bounded_depth():
-            for run in prepared.plans:
+        try:  # no context manager here: this is the path of every point query
+            plans = prepared.plans
+            if len(plans) == 1:
+                return plans[0](target, params)
+            result = Result([], [])
+            for run in plans:
                 result = run(target, params)
-        return result
+            return result
+        except RecursionError:
+            raise QueryError("the statement is nested too deeply") from None
 
     def query(self, text: str, params: Params | None = None) -> Result:
         """Run every statement of ``text``; the result is the last one's."""

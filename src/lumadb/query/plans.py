@@ -71,7 +71,7 @@ class Source(Protocol):
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Result:
     """Columns and rows, as ``POST /api/v1/_query`` returns them."""
 

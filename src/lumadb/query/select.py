@@ -275,6 +275,8 @@ def _point(rows: Rows, output: Output) -> Plan:
         if found is None:
             return result_of(output, [])
         if star_only:
+            if "id" not in found:
+                return Result(["id", *found], [[doc_id, *found.values()]])
             fields = [k for k in found if k != "id"]
             return Result(["id", *fields], [[doc_id, *map(found.__getitem__, fields)]])
         row = found if found.get("id") == doc_id else {**found, "id": doc_id}
