@@ -53,27 +53,81 @@ def _start(agg: Aggregate) -> Any:
     return set() if agg.distinct else [0, None]  # [count, running value]
 
 
-def _feed(agg: Aggregate, state: Any, row: Document, params: Params) -> None:
-    if agg.arg is None:
-        state[0] += 1
-        return
-    value = agg.arg(row, params)
-    if value is None:
-        return
+Feeder = Callable[[Any, Document, Params], None]
+
+
+def _feeder(agg: Aggregate) -> Feeder:
+    """What one row does to one aggregate's state (chosen once per plan, not per row)."""
+    arg = agg.arg
+    if arg is None:
+        return _count_all
     if agg.distinct:
-        state.add(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
-        return
-    state[0] += 1
+        return _distinct_values(arg)
     if agg.kind in ("sum", "avg"):
-        state[1] = v.arith("+", state[1] if state[1] is not None else 0, value)
-    elif agg.kind in ("min", "max"):
+        return _adder(arg)
+    if agg.kind in ("min", "max"):
+        return _extreme(arg, 1 if agg.kind == "max" else -1)
+    return _counter(arg)
+
+
+def _count_all(state: Any, row: Document, params: Params) -> None:
+    state[0] += 1
+
+
+def _counter(arg: Compiled) -> Feeder:
+    def count(state: Any, row: Document, params: Params) -> None:
+        if arg(row, params) is not None:
+            state[0] += 1
+
+    return count
+
+
+def _distinct_values(arg: Compiled) -> Feeder:
+    def distinct(state: Any, row: Document, params: Params) -> None:
+        value = arg(row, params)
+        if value is not None:
+            state.add(_group_key(value))
+
+    return distinct
+
+
+def _adder(arg: Compiled) -> Feeder:
+    def add(state: Any, row: Document, params: Params) -> None:
+        value = arg(row, params)
+        if value is None:
+            return
+        state[0] += 1
+        total = state[1]
+        kind = type(value)
+        if (kind is int or kind is float) and total is not None:
+            summed = total + value
+            if kind is float and summed - summed != 0:  # inf: let arith name the overflow
+                v.arith("+", total, value)
+            state[1] = summed
+        else:
+            state[1] = v.arith("+", 0 if total is None else total, value)
+
+    return add
+
+
+def _extreme(arg: Compiled, sign: int) -> Feeder:
+    def extreme(state: Any, row: Document, params: Params) -> None:
+        value = arg(row, params)
+        if value is None:
+            return
+        state[0] += 1
         current = state[1]
-        better = (
-            current is None
-            or (v.compare(value, current) or 0) * (1 if agg.kind == "max" else -1) > 0
-        )
-        if better:
+        if current is None or (v.compare(value, current) or 0) * sign > 0:
             state[1] = value
+
+    return extreme
+
+
+def _group_key(value: Any) -> Any:
+    """A dict key equal exactly when the values are equal in SQL (1, 1.0 and true alike)."""
+    if isinstance(value, list | dict):
+        return ("json", orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    return value
 
 
 def _finish(agg: Aggregate, state: Any) -> Any:
@@ -305,16 +359,21 @@ def _grouped(
     having: Compiled | None,
     params: Params,
 ) -> Iterator[_Group]:
-    groups: dict[bytes, _Group] = {}
+    groups: dict[Any, _Group] = {}
+    feeders = [_feeder(a) for a in aggregates]
+    only = keys[0] if len(keys) == 1 else None
     for doc in docs:
-        marker = orjson.dumps([v.sort_key(k(doc, params)) for k in keys], default=str)
+        if only is not None:
+            marker = _group_key(only(doc, params))
+        else:
+            marker = tuple(_group_key(k(doc, params)) for k in keys)
         group = groups.get(marker)
         if group is None:
             group = groups[marker] = _Group(doc, aggregates)
-        for agg, state in zip(aggregates, group.states, strict=True):
-            _feed(agg, state, doc, params)
+        for feed, state in zip(feeders, group.states, strict=True):
+            feed(state, doc, params)
     if not groups and not keys:  # an aggregate over no rows still answers (count 0)
-        groups[b""] = _Group({}, aggregates)
+        groups[()] = _Group({}, aggregates)
     for group in groups.values():
         group.results = [_finish(a, s) for a, s in zip(aggregates, group.states, strict=True)]
         if having is None or v.truth(having(group, params)) is True:
