@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from lumadb.analytics.feeds import attach_replica
 from lumadb.clock import Clock
 from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
@@ -40,7 +41,9 @@ def open_database(
             raise InvalidArgument("pass storage options either in Settings or as keywords")
     else:
         settings = load_settings(config, overrides=overrides)
-    return Database(LocalService(target, settings, clock))
+    service = LocalService(target, settings, clock)
+    attach_replica(service)
+    return Database(service)
 
 
 class Collection:

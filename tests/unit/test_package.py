@@ -93,10 +93,11 @@ ALLOWED = {
     "catalog": BASE | {"storage"},
     "service": BASE | {"storage", "catalog"},
     "query": BASE | {"service"},
+    "analytics": BASE | {"service", "storage", "query"},
     "cli": BASE | {"service", "_embedded", "server", "query"},
-    "_embedded": BASE | {"service", "storage", "query"},
+    "_embedded": BASE | {"service", "storage", "query", "analytics"},
     "api": BASE | {"service", "catalog", "query"},
-    "server": BASE | {"service", "catalog", "storage", "api", "_embedded"},
+    "server": BASE | {"service", "catalog", "storage", "api", "_embedded", "analytics"},
     "client": BASE | {"service"},
 }
 

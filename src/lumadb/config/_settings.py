@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta
 
 __all__ = [
+    "AnalyticsSettings",
     "AuthSettings",
     "ChangefeedSettings",
     "ErasureCoding",
@@ -103,6 +104,14 @@ class ChangefeedSettings(_Section, frozen=True, kw_only=True):
     prune_interval: Annotated[float, Meta(gt=0, extra=DURATION)] = 60.0
 
 
+class AnalyticsSettings(_Section, frozen=True, kw_only=True):
+    """``[analytics]``: the columnar replica that answers aggregate queries."""
+
+    columnar: bool = True
+    memory_limit: Annotated[int, Meta(ge=16 * MiB, extra=SIZE)] = GiB
+    threads: Annotated[int, Meta(ge=0, le=256)] = 0
+
+
 class ErasureCoding(_Section, frozen=True, kw_only=True, tag="ErasureCoding", tag_field="type"):
     """Warm-tier strategy: split each object into data shards plus parity shards."""
 
@@ -166,6 +175,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     auth: AuthSettings = AuthSettings()
     storage: StorageSettings = StorageSettings()
     changefeed: ChangefeedSettings = ChangefeedSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     tiering: TieringSettings = TieringSettings()
     log: LogSettings = LogSettings()
 

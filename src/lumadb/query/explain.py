@@ -13,6 +13,7 @@ from typing import Any
 from sqlglot import exp
 
 from lumadb.errors import QueryError
+from lumadb.query.columnar import NotColumnar, translate
 from lumadb.query.compile import Scope
 from lumadb.query.parser import CollectionDDL, Lql, Statement
 from lumadb.query.plans import (
@@ -21,6 +22,7 @@ from lumadb.query.plans import (
     index_candidates,
     index_ranges,
     key_lookup,
+    name_of,
     table_of,
 )
 
@@ -111,6 +113,13 @@ def _select(select: exp.Select, indexes: Indexes) -> list[str]:
     if group is not None or aggregates:
         keys = ", ".join(_sql(g) for g in group.expressions) if group is not None else "-"
         lines.append(f"Group by: {keys}; aggregates: {', '.join(aggregates) or '-'}")
+        if not joins and _columnar(select, collection, names):
+            lines.insert(
+                0,
+                f"Columnar replica of {collection} in DuckDB, after applying the change feed: "
+                "the whole statement; if a field it reads holds values of more than one kind, "
+                "the documents answer:",
+            )
     having = select.args.get("having")
     if having is not None:
         lines.append(f"Having: {_sql(having.this)}")
@@ -129,6 +138,17 @@ def _select(select: exp.Select, indexes: Indexes) -> list[str]:
     columns = ", ".join(_sql(e) for e in select.expressions)
     lines.append(f"Output: {columns}")
     return lines
+
+
+def _columnar(select: exp.Select, collection: str, names: frozenset[str]) -> bool:
+    """Whether the planner gives ``select`` a columnar plan (as :mod:`.select` decides)."""
+    scope = Scope(tables=names)
+    try:
+        columns = [name_of(n, scope) for n in select.expressions if not isinstance(n, exp.Star)]
+        translate(select, collection, scope, columns)
+    except (NotColumnar, QueryError):
+        return False
+    return True
 
 
 def _write(statement: exp.Expression, indexes: Indexes) -> list[str]:

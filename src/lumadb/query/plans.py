@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlglot import exp
 
@@ -21,6 +21,9 @@ from lumadb.query.compile import (
 from lumadb.query.parser import Lql
 from lumadb.service import Document, ScanRange
 
+if TYPE_CHECKING:
+    from lumadb.query.columnar import Shipped
+
 __all__ = [
     "RETRIES",
     "CteSource",
@@ -32,6 +35,7 @@ __all__ = [
     "Source",
     "conjuncts",
     "key_lookup",
+    "name_of",
     "output_of",
     "result_of",
     "rows_of",
@@ -69,6 +73,7 @@ class Source(Protocol):
         self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
     ) -> dict[str, Any]: ...
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool: ...
+    def columnar(self, query: Shipped) -> list[list[Any]] | None: ...
 
 
 @dataclass(slots=True)
@@ -377,6 +382,11 @@ class CteSource:
         if name in self.tables:
             return {"name": name, "with": True}
         return self._base.describe_collection(name)
+
+    def columnar(self, query: Shipped) -> list[list[Any]] | None:
+        if query.collection in self.tables:
+            return None  # a WITH query's rows are not in the replica
+        return self._base.columnar(query)
 
     def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
         if collection in self.tables:

@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from lumadb.errors import QueryError
 from lumadb.query import values as v
+from lumadb.query.columnar import NotColumnar, translate
 from lumadb.query.compile import Aggregate, Compiled, Params, Scope, compile_expr, path_of
 from lumadb.query.joins import JoinRows, flatten, joined_sources
 from lumadb.query.plans import (
@@ -306,7 +307,31 @@ def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915
         kept = list(itertools.islice(records, skip, stop))
         return result_of(output, [rec for _, rec in kept], lead_id=not joined)
 
-    return with_subqueries(run, scope)
+    planned = with_subqueries(run, scope)
+    if not grouped or collection is None or joined:
+        return planned
+    return _columnar_first(select, collection, scope, planned, output)
+
+
+def _columnar_first(
+    select: exp.Select, collection: str, scope: Scope, planned: Plan, output: Output
+) -> Plan:
+    """An aggregate answered by the columnar replica when the source has one and the run's
+    values allow it; by reading documents otherwise."""
+    try:
+        query = translate(select, collection, scope, output.names)
+    except NotColumnar:
+        return planned
+
+    def run(source: Source, params: Params) -> Result:
+        ask = getattr(source, "columnar", None)
+        shipped = query.bind(params) if ask is not None else None
+        rows = ask(shipped) if ask is not None and shipped is not None else None
+        if rows is None:
+            return planned(source, params)
+        return Result(list(output.names), rows)
+
+    return run
 
 
 def _only_the_key(where: exp.Expression | None, rows: Rows) -> bool:

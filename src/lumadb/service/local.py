@@ -7,7 +7,7 @@ import itertools
 import operator
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -48,6 +48,17 @@ _finite_only = codec.finite_only
 _has_null = codec.has_null
 
 
+class Columnar(Protocol):
+    """What answers aggregate queries from a columnar replica (:mod:`lumadb.analytics`)."""
+
+    @property
+    def answered(self) -> int: ...
+    @property
+    def declined(self) -> int: ...
+    def run(self, query: Any) -> list[list[Any]] | None: ...
+    def close(self) -> None: ...
+
+
 class LocalService:
     """Collections and documents on a local :class:`~lumadb.storage.database.Database`."""
 
@@ -71,6 +82,7 @@ class LocalService:
         self._one = self._shards[0] if one else None  # no routing needed
         self.records = self.store.records
         self._indexes = IndexSet(self._shards)
+        self._columnar: Columnar | None = None
         try:
             self._migrate_records()
             self._seen = self.records.generation()
@@ -274,6 +286,11 @@ class LocalService:
         """Descriptions of every collection, sorted by name."""
         self.store.check_open()
         return [self._specs[n].describe() for n in sorted(self._specs)]
+
+    def collection_numbers(self) -> dict[str, int]:
+        """Each collection's number (its key prefix; a re-created collection has a new one)."""
+        self.refresh()
+        return {name: spec.number for name, spec in self._specs.items()}
 
     def describe_collection(self, name: str) -> dict[str, Any]:
         """The description of one collection."""
@@ -540,10 +557,29 @@ class LocalService:
             "shards": shards,
             "l1_hits": sum(s["l1_hits"] for s in shards),
             "l1_misses": sum(s["l1_misses"] for s in shards),
+            "columnar": {
+                "answered": self._columnar.answered if self._columnar else 0,
+                "declined": self._columnar.declined if self._columnar else 0,
+            },
         }
 
+    def attach_columnar(self, columnar: Columnar) -> None:
+        """Let aggregate queries be answered by ``columnar`` (closed with this service)."""
+        self._columnar = columnar
+
+    def columnar(self, query: Any) -> list[list[Any]] | None:
+        """The rows of an aggregate query (a :class:`~lumadb.query.columnar.Shipped`) from
+        the columnar replica; ``None``: the documents must answer it."""
+        if self._columnar is None or not self.settings.analytics.columnar:
+            return None
+        self.store.check_open()
+        return self._columnar.run(query)
+
     def close(self) -> None:
-        """Close the storage database."""
+        """Close the columnar replica and the storage database."""
+        if self._columnar is not None:
+            self._columnar.close()
+            self._columnar = None
         self.store.close()
 
 
