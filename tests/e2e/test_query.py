@@ -152,3 +152,32 @@ def test_an_index_made_through_one_worker_answers_on_every_worker(api: Api, name
     after = _query(api, api.admin, f"SELECT count(*) FROM {docs} WHERE g = 'a'")
     assert after.json()["rows"] == [[19]]
     assert _query(api, api.admin, f"DROP INDEX {name}_g").json()["rows"] == [[f"{name}_g", True]]
+
+
+def _replica_answers(api: Api) -> int:
+    text = api.call("GET", "/metrics", token=api.admin).text
+    wanted = 'luma_aggregate_queries_total{by="replica"}'
+    line = next(x for x in text.splitlines() if x.startswith(wanted))
+    return int(line.split()[-1])
+
+
+def test_aggregates_come_from_the_replica_and_see_each_write(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    rows = "\n".join(f'{{"id": "d{i:03d}", "g": "{"ab"[i % 2]}", "n": {i}}}' for i in range(50))
+    api.call("POST", f"/api/v1/{docs}/_bulk", token=api.admin, content=rows)
+    text = f"SELECT g, count(*), sum(n) FROM {docs} GROUP BY g ORDER BY g"
+    before = _replica_answers(api)
+    for step in range(6):  # on a served node, new connections land on different workers
+        api.call("PUT", f"/api/v1/{docs}/x{step}", token=api.admin, json={"g": "c", "n": step})
+        if api.kind == "served":
+            with httpx.Client(base_url=api.base) as fresh:
+                headers = {"authorization": f"Bearer {api.admin}"}
+                found = fresh.post("/api/v1/_query", json={"query": text}, headers=headers).json()
+        else:
+            found = _query(api, api.admin, text).json()
+        assert found["rows"] == [
+            ["a", 25, sum(range(0, 50, 2))],
+            ["b", 25, sum(range(1, 50, 2))],
+            ["c", step + 1, sum(range(step + 1))],
+        ]
+    assert _replica_answers(api) == before + 6

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lumadb.service import Change, Document, ScanRange
 from lumadb.storage import changefeed
 
 if TYPE_CHECKING:
-    from lumadb.analytics.replica import Replica
+    from lumadb.analytics.replica import Feed, Replica
     from lumadb.query.columnar import Shipped
     from lumadb.service.local import LocalService
 
@@ -47,10 +47,10 @@ class LocalFeed:
 
 
 class LazyReplica:
-    """A service's replica, opened by the first aggregate query (DuckDB loads only then)."""
+    """A replica opened by the first aggregate query (DuckDB loads only then)."""
 
-    def __init__(self, service: LocalService) -> None:
-        self.service = service
+    def __init__(self, opener: Callable[[], Replica]) -> None:
+        self._opener = opener
         self._replica: Replica | None = None
         self._lock = threading.Lock()
 
@@ -67,7 +67,7 @@ class LazyReplica:
         if replica is None:
             with self._lock:
                 if self._replica is None:
-                    self._replica = open_replica(self.service)
+                    self._replica = self._opener()
                 replica = self._replica
         return replica.run(query)
 
@@ -81,13 +81,15 @@ class LazyReplica:
 def attach_replica(service: LocalService) -> None:
     """Give a service holding every shard its columnar replica (opened when first needed)."""
     if service.store.complete:
-        service.attach_columnar(LazyReplica(service))
+        service.attach_columnar(LazyReplica(lambda: open_replica(service)))
 
 
-def open_replica(service: LocalService) -> Replica:
-    """The replica of a service holding every shard (in memory for an in-memory database)."""
+def open_replica(service: LocalService, feed: Feed | None = None) -> Replica:
+    """The replica of a service's database (in memory for an in-memory database), read from
+    ``feed`` (default: the service's own shards, which must be all of them)."""
     from lumadb.analytics.replica import Replica  # DuckDB loads on the first aggregate
 
     store, settings = service.store, service.settings.analytics
     path = None if store.in_memory else os.path.join(store.path, "columnar")
-    return Replica(path, LocalFeed(service), settings.memory_limit, settings.threads)
+    source = feed or LocalFeed(service)
+    return Replica(path, source, settings.memory_limit, settings.threads)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import astuple
 from typing import Any, TypeVar
 
 from lumadb.api._wire import Request, Response, json_response
@@ -18,6 +19,7 @@ from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
 from lumadb.errors import Forbidden, InvalidArgument
 from lumadb.query import Engine
+from lumadb.query.columnar import Shipped
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
 
@@ -91,6 +93,15 @@ class _RoutedSource:
 
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         return self._ctx.service.drop_index(name, missing_ok=missing_ok)
+
+    def columnar(self, query: Shipped) -> list[list[Any]] | None:
+        service = self._ctx.service
+        if service.keeps_columnar:  # one worker, or worker 0 of several
+            return service.columnar(query)
+        if self._docs.workers == 1 or not self._ctx.settings.analytics.columnar:
+            return None
+        found: list[list[Any]] | None = self._wait(self._docs.on(0, "columnar", *astuple(query)))
+        return found
 
 
 class QueryRoutes:

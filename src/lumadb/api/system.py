@@ -100,6 +100,7 @@ class SystemRoutes:
         self.ctx = ctx
         self.metrics = metrics
         ctx.docs.serve("http_metrics", metrics.snapshot)
+        ctx.docs.serve("columnar_counts", ctx.service.columnar_counts)
 
     def register(self, router: Router) -> None:
         """Add the routes."""
@@ -146,5 +147,13 @@ class SystemRoutes:
                 for i, s in shards
                 if s is not None
             )
+        counts = {"answered": 0, "declined": 0}
+        for found in (await self.ctx.docs.ask_all("columnar_counts")).values():
+            for key in counts:
+                counts[key] += (found or {}).get(key, 0)
+        lines.append("# HELP luma_aggregate_queries_total Aggregate queries by what answered them")
+        lines.append("# TYPE luma_aggregate_queries_total counter")
+        lines.append(f'luma_aggregate_queries_total{{by="replica"}} {counts["answered"]}')
+        lines.append(f'luma_aggregate_queries_total{{by="documents"}} {counts["declined"]}')
         body = ("\n".join(lines) + "\n").encode()
         return Response(200, body, [(b"content-type", b"text/plain; version=0.0.4")])

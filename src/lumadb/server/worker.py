@@ -20,6 +20,8 @@ from typing import Any
 
 import xxhash
 
+from lumadb.analytics.feeds import attach_replica
+from lumadb.analytics.routed import serve_feed, serve_replica
 from lumadb.api.app import LumaApp
 from lumadb.api.auth.engine import LocalAuthEngine
 from lumadb.api.auth.ratelimit import LoginLimiter
@@ -99,6 +101,7 @@ def open_context(
         if other != slot
     }
     router = ShardRouter(service, executor, slot=slot, workers=workers, peers=peers)
+    attach_replica(service)  # when it holds every shard; else worker 0 keeps the replica
     return ApiContext(service, router, accounts, engine, settings)
 
 
@@ -126,6 +129,9 @@ class WorkerNode:
         """Answer peers; take in other workers' changes even while no request comes."""
         router = ctx.docs
         if router.workers > 1:
+            serve_feed(router)
+            if router.slot == 0:
+                serve_replica(router)
             handlers = {op: _refreshing(ctx, fn) for op, fn in router.local_handlers().items()}
             reads = {op: _refreshed(ctx, fn) for op, fn in router.local_reads().items()}
             address = peer_address(ctx.service.store.path, router.slot)

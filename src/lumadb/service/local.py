@@ -557,15 +557,25 @@ class LocalService:
             "shards": shards,
             "l1_hits": sum(s["l1_hits"] for s in shards),
             "l1_misses": sum(s["l1_misses"] for s in shards),
-            "columnar": {
-                "answered": self._columnar.answered if self._columnar else 0,
-                "declined": self._columnar.declined if self._columnar else 0,
-            },
+            "columnar": self.columnar_counts(),
+        }
+
+    def columnar_counts(self) -> dict[str, int]:
+        """Aggregate queries the columnar replica answered, and those it left to documents."""
+        kept = self._columnar
+        return {
+            "answered": kept.answered if kept else 0,
+            "declined": kept.declined if kept else 0,
         }
 
     def attach_columnar(self, columnar: Columnar) -> None:
         """Let aggregate queries be answered by ``columnar`` (closed with this service)."""
         self._columnar = columnar
+
+    @property
+    def keeps_columnar(self) -> bool:
+        """Whether this process keeps the columnar replica."""
+        return self._columnar is not None
 
     def columnar(self, query: Any) -> list[list[Any]] | None:
         """The rows of an aggregate query (a :class:`~lumadb.query.columnar.Shipped`) from

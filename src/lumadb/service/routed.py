@@ -141,6 +141,12 @@ class ShardRouter:
         """Let peers ask this worker ``op``, answered by the coroutine function ``fn``."""
         self._extra_waits[op] = fn
 
+    async def read_on(self, slot: int, op: str, *args: Any) -> Any:
+        """Run the read ``op`` (of :meth:`local_reads`) on worker ``slot``."""
+        if slot == self.slot:
+            return self.local_reads()[op](*args)
+        return await self._peer(slot).call(op, *args)
+
     async def on(self, slot: int, op: str, *args: Any) -> Any:
         """Run ``op`` (registered with :meth:`serve_async`) on worker ``slot``."""
         if slot == self.slot:
@@ -287,6 +293,10 @@ class ShardRouter:
             return self._scan_page(*args)
         rows = await self._peer(slot).call("scan_page", *args)
         return [(row[0], row[1]) for row in rows]
+
+    async def page(self, slot: int, collection: str, rng: ScanRange, size: int) -> list[Row]:
+        """Up to ``size`` rows of the shards worker ``slot`` owns, in id order."""
+        return await self._page(slot, collection, rng, size)
 
     async def scan(self, collection: str, rng: ScanRange) -> AsyncGenerator[list[Row], None]:
         """Rows in id order (reversed with ``rng.reverse``), in chunks, merged across workers.
