@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from lumadb.query.columnar import Shipped
 from lumadb.service import Change, Document
+from lumadb.storage.faults import FAULTS
 
 __all__ = ["Feed", "Replica"]
 
@@ -141,6 +142,8 @@ class Replica:
         self._tables: dict[int, _Table] = {}
         self.answered = 0  # aggregate queries answered here
         self.declined = 0  # and those left to the documents
+        self.builds = 0  # tables built from a scan by this process
+        self._cursor_first = FAULTS.replica_cursor_first
         self._db = self._open()
 
     # --- the DuckDB file --------------------------------------------------------------------
@@ -293,6 +296,7 @@ class Replica:
             db.execute("ROLLBACK")
             raise
         self._tables[number] = table
+        self.builds += 1
         _log.info("columnar replica of %s built", collection)
         return table
 
@@ -332,6 +336,9 @@ class Replica:
             if change.collection == table.collection and change.id is not None:
                 newest[change.id] = change.new if change.op != "delete" else None
         db = self._db
+        if self._cursor_first:  # the canary's bug: the place moves on in its own commit
+            table.cursors[shard] = cursor
+            self._save(table)
         db.execute("BEGIN")
         try:
             if newest:

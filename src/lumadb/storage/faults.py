@@ -25,6 +25,9 @@ class Faults:
     # Index entries are written on their own, just before their document's batch: a crash in
     # between leaves an index that disagrees with the documents.
     index_outside_batch: bool = False
+    # The columnar replica moves its place in the change feed in a transaction of its own,
+    # before the one applying the records: a crash in between loses those records.
+    replica_cursor_first: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""
