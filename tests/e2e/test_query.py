@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -181,3 +182,20 @@ def test_aggregates_come_from_the_replica_and_see_each_write(api: Api, name: str
             ["c", step + 1, sum(range(step + 1))],
         ]
     assert _replica_answers(api) == before + 6
+
+
+def test_documents_past_the_ttl_are_gone_from_every_read(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    set_ttl = _query(api, api.admin, f"ALTER COLLECTION {docs} SET TTL '1s'")
+    assert set_ttl.json()["rows"] == [[docs, 1.0]]
+    for i in range(6):
+        api.call("PUT", f"/api/v1/{docs}/d{i}", token=api.admin, json={"n": i})
+    assert api.call("GET", f"/api/v1/{docs}/d1", token=api.admin).status_code == 200
+    time.sleep(1.2)
+    assert api.call("GET", f"/api/v1/{docs}/d1", token=api.admin).status_code == 404
+    assert api.call("GET", f"/api/v1/{docs}", token=api.admin).json()["items"] == []
+    assert _query(api, api.admin, f"SELECT count(*) FROM {docs}").json()["rows"] == [[0]]
+    api.call("PUT", f"/api/v1/{docs}/fresh", token=api.admin, json={"n": 9})
+    assert _query(api, api.admin, f"ALTER COLLECTION {docs} RESET TTL").status_code == 200
+    listed = api.call("GET", f"/api/v1/{docs}", token=api.admin).json()["items"]
+    assert [d["id"] for d in listed] == ["fresh"]

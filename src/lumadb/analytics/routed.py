@@ -107,8 +107,6 @@ def serve_replica(router: ShardRouter) -> None:
     router.local.attach_columnar(replica)
 
     async def columnar(*fields: Any) -> list[list[Any]] | None:
-        if not router.local.settings.analytics.columnar:
-            return None
-        return await router.blocking(replica.run, Shipped(*fields))
+        return await router.blocking(router.local.columnar, Shipped(*fields))
 
     router.serve_async("columnar", columnar)

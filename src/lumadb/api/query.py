@@ -94,6 +94,15 @@ class _RoutedSource:
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         return self._ctx.service.drop_index(name, missing_ok=missing_ok)
 
+    def set_ttl(self, name: str, seconds: float | None) -> dict[str, Any]:
+        if seconds is None:  # every worker deletes what has expired in its shards first
+            self._wait(
+                self._docs.ask_all(
+                    "purge_expired", timeout=self._ctx.settings.server.request_timeout
+                )
+            )
+        return self._ctx.service.set_ttl(name, seconds)
+
     def columnar(self, query: Shipped) -> list[list[Any]] | None:
         service = self._ctx.service
         if service.keeps_columnar:  # one worker, or worker 0 of several

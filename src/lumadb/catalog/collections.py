@@ -68,6 +68,8 @@ class CollectionSpec:
     created_ms: int
     changefeed: str = "new"
     indexes: tuple[IndexSpec, ...] = ()
+    ttl_ms: int = 0  # 0: documents never expire
+    ttl_since_ms: int = 0  # when the TTL was set (the write time of older documents)
     prefix: bytes = field(init=False, repr=False, compare=False)
     images: int = field(init=False, repr=False, compare=False)
 
@@ -91,6 +93,8 @@ class CollectionSpec:
             described["indexes"] = [
                 {"name": i.name, "path": ".".join(i.path)} for i in self.indexes
             ]
+        if self.ttl_ms:
+            described["ttl_seconds"] = self.ttl_ms / 1000
         return described
 
     def to_record(self) -> dict[str, Any]:
@@ -103,6 +107,8 @@ class CollectionSpec:
         }
         if self.indexes:
             record["indexes"] = [i.to_record() for i in self.indexes]
+        if self.ttl_ms:
+            record["ttl_ms"], record["ttl_since_ms"] = self.ttl_ms, self.ttl_since_ms
         return record
 
     @classmethod
@@ -114,6 +120,8 @@ class CollectionSpec:
             created_ms=record["created_ms"],
             changefeed=record.get("changefeed", "new"),
             indexes=tuple(IndexSpec.from_record(i) for i in record.get("indexes", ())),
+            ttl_ms=int(record.get("ttl_ms", 0)),
+            ttl_since_ms=int(record.get("ttl_since_ms", 0)),
         )
 
 

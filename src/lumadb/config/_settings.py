@@ -94,6 +94,7 @@ class StorageSettings(_Section, frozen=True, kw_only=True):
     bloom_bits_per_key: Annotated[float, Meta(ge=0, le=64)] = 10.0
     max_document_size: Annotated[int, Meta(ge=KiB, le=256 * MiB, extra=SIZE)] = 4 * MiB
     background_jobs: Annotated[int, Meta(ge=1, le=64)] = 2
+    ttl_purge_interval: Annotated[float, Meta(gt=0, extra=DURATION)] = 60.0
 
 
 class ChangefeedSettings(_Section, frozen=True, kw_only=True):

@@ -113,8 +113,11 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
 
         def show(source: Source, params: Params) -> Result:
             # The indexes are the catalog's now, as when the statement would run.
-            indexes = {c: source.describe_collection(c).get("indexes", []) for c in read}
-            return Result(["plan"], [[line] for line in explain(inner, indexes)])
+            described = {c: source.describe_collection(c) for c in read}
+            indexes = {c: d.get("indexes", []) for c, d in described.items()}
+            expiring = {c for c, d in described.items() if d.get("ttl_seconds")}
+            lines = explain(inner, indexes, expiring)
+            return Result(["plan"], [[line] for line in lines])
 
         return show, needs
     if isinstance(statement, CollectionDDL | exp.Create | exp.Drop):
@@ -207,6 +210,9 @@ def _read_tables(statement: exp.Expression) -> list[str]:
 
 def _ddl(ddl: CollectionDDL) -> Plan:
     def run(source: Source, params: Params) -> Result:
+        if ddl.action == "ttl":
+            described = source.set_ttl(ddl.name, ddl.ttl)
+            return Result(["collection", "ttl_seconds"], [[ddl.name, described.get("ttl_seconds")]])
         if ddl.action == "create":
             try:
                 source.describe_collection(ddl.name)

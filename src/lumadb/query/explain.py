@@ -86,7 +86,7 @@ def _where(node: exp.Expression) -> exp.Expression | None:
     return found.this if found is not None else None
 
 
-def _select(select: exp.Select, indexes: Indexes) -> list[str]:
+def _select(select: exp.Select, indexes: Indexes, expiring: set[str]) -> list[str]:
     source = select.args.get("from_")
     if source is None:
         return ["One row without a collection"]
@@ -113,7 +113,7 @@ def _select(select: exp.Select, indexes: Indexes) -> list[str]:
     if group is not None or aggregates:
         keys = ", ".join(_sql(g) for g in group.expressions) if group is not None else "-"
         lines.append(f"Group by: {keys}; aggregates: {', '.join(aggregates) or '-'}")
-        if not joins and _columnar(select, collection, names):
+        if not joins and collection not in expiring and _columnar(select, collection, names):
             lines.insert(
                 0,
                 f"Columnar replica of {collection} in DuckDB, after applying the change feed: "
@@ -175,10 +175,16 @@ def _write(statement: exp.Expression, indexes: Indexes) -> list[str]:
     return lines
 
 
-def explain(statement: Statement, indexes: Indexes | None = None) -> list[str]:
-    """The lines EXPLAIN shows for ``statement`` (``indexes``: the collections' now)."""
+def explain(  # noqa: PLR0911
+    statement: Statement, indexes: Indexes | None = None, expiring: set[str] | None = None
+) -> list[str]:
+    """The lines EXPLAIN shows for ``statement`` (``indexes``: the collections' now;
+    ``expiring``: the collections with a TTL, which the columnar replica does not answer)."""
     found = indexes or {}
     if isinstance(statement, CollectionDDL):
+        if statement.action == "ttl":
+            ttl = "none" if statement.ttl is None else f"{statement.ttl:g} seconds"
+            return [f"Set the TTL of collection {statement.name}: {ttl}"]
         verb = "Create" if statement.action == "create" else "Drop"
         return [f"{verb} collection {statement.name}"]
     if isinstance(statement, exp.Drop):
@@ -187,7 +193,7 @@ def explain(statement: Statement, indexes: Indexes | None = None) -> list[str]:
     if isinstance(statement, exp.Create):
         return [f"Create index {_sql(statement.this)}, built shard by shard while it pauses"]
     if isinstance(statement, exp.Select):
-        return _select(statement, found)
+        return _select(statement, found, expiring or set())
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
         return _write(statement, found)
     return ["EXPLAIN of EXPLAIN"]  # the parser refuses it; kept total for the type checker

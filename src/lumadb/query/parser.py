@@ -16,7 +16,8 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from lumadb.errors import QueryError
+from lumadb.config import parse_duration
+from lumadb.errors import ConfigError, QueryError
 
 __all__ = ["CollectionDDL", "Explain", "Lql", "Statement", "parse", "parse_one"]
 
@@ -46,11 +47,13 @@ class Lql(Postgres):
 
 @dataclass(frozen=True)
 class CollectionDDL:
-    """``CREATE COLLECTION [IF NOT EXISTS] name`` or ``DROP COLLECTION [IF EXISTS] name``."""
+    """``CREATE COLLECTION [IF NOT EXISTS] name``, ``DROP COLLECTION [IF EXISTS] name``, or
+    ``ALTER COLLECTION name SET TTL '<duration>'`` / ``RESET TTL``."""
 
-    action: str  # "create" | "drop"
+    action: str  # "create" | "drop" | "ttl"
     name: str
     if_exists: bool  # IF NOT EXISTS for create, IF EXISTS for drop
+    ttl: float | None = None  # seconds, for "ttl" (None: RESET TTL)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def _words(tokens: list[Token]) -> list[str]:
 
 def _collection_ddl(tokens: list[Token]) -> CollectionDDL | None:
     words = _words(tokens)
+    if words[:2] == ["ALTER", "COLLECTION"]:
+        return _alter_collection(tokens)
     if len(words) < 3 or words[0] not in ("CREATE", "DROP") or words[1] != "COLLECTION":
         return None
     action = words[0].lower()
@@ -141,6 +146,32 @@ def _collection_ddl(tokens: list[Token]) -> CollectionDDL | None:
             f"{words[0]} COLLECTION {' '.join(guard)} <name>"
         )
     return CollectionDDL(action, rest[0].text, if_exists)
+
+
+def _alter_collection(tokens: list[Token]) -> CollectionDDL:
+    """``ALTER COLLECTION name SET TTL '30 days'`` or ``ALTER COLLECTION name RESET TTL``."""
+    words = [t.text.upper() for t in tokens]
+    rest = tokens[3:]
+    named = len(tokens) > 2 and tokens[2].token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+    if named and words[3:] == ["RESET", "TTL"]:
+        return CollectionDDL("ttl", tokens[2].text, False, None)
+    if named and words[3:5] == ["SET", "TTL"] and len(rest) == 3:
+        value = rest[2]
+        if value.token_type in (TokenType.STRING, TokenType.NUMBER):
+            at = f"line {value.line}, column {value.col}"
+            given = value.text if value.token_type == TokenType.STRING else float(value.text)
+            try:
+                seconds = parse_duration(given, "TTL")
+            except ConfigError as exc:
+                raise QueryError(f"{at}: {exc.message}") from None
+            if not seconds > 0:
+                raise QueryError(f"{at}: a TTL must be longer than 0")
+            return CollectionDDL("ttl", tokens[2].text, False, seconds)
+    where = tokens[min(len(tokens) - 1, 5)]
+    raise QueryError(
+        f"line {where.line}, column {where.col}: expected ALTER COLLECTION <name> "
+        "SET TTL '<duration>' or RESET TTL"
+    )
 
 
 def _head(node: exp.Command) -> str:

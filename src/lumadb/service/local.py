@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import operator
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -21,17 +23,21 @@ from lumadb.errors import (
     CorruptionError,
     InvalidArgument,
     InvalidId,
+    LumaError,
     NotFound,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
 from lumadb.service.indexes import IndexSet
+from lumadb.service.ttl import TtlSet
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
 from lumadb.storage.commit import deferred as deferred_durability
 from lumadb.storage.database import Database, DatabaseSnapshot
 from lumadb.storage.lsm import Batch, ReadView
 from lumadb.storage.shard import ABSENT, NO_EXPECT
+
+_log = logging.getLogger("lumadb.service")
 
 __all__ = ["LocalService", "deferred_durability", "restore_backup"]
 
@@ -82,6 +88,9 @@ class LocalService:
         self._one = self._shards[0] if one else None  # no routing needed
         self.records = self.store.records
         self._indexes = IndexSet(self._shards)
+        self._ttl = TtlSet(self._shards, self.store.clock)
+        self._purger: threading.Thread | None = None
+        self._stop = threading.Event()
         self._columnar: Columnar | None = None
         try:
             self._migrate_records()
@@ -111,6 +120,10 @@ class LocalService:
         self._specs = catalog.collections
         self._by_number = {s.number: s.name for s in catalog.collections.values()}
         self._indexes.sync(catalog.collections.values())
+        self._ttl.sync(catalog.collections.values())
+        if self._ttl.active and self._purger is None:
+            self._purger = threading.Thread(target=self._purging, name="luma-ttl", daemon=True)
+            self._purger.start()
 
     def refresh(self) -> bool:
         """Take in records another process of the node changed; returns whether any did.
@@ -136,6 +149,7 @@ class LocalService:
         for number in sorted(numbers):
             for shard in self._shards:
                 shard.drop_range(keys.doc_prefix(number))
+                shard.drop_range(keys.written_prefix(number))
 
     def _sweep_orphans(self) -> None:
         # Keys of collections dropped just before a crash: remove them now.
@@ -287,6 +301,45 @@ class LocalService:
         self.store.check_open()
         return [self._specs[n].describe() for n in sorted(self._specs)]
 
+    def set_ttl(self, name: str, seconds: float | None) -> dict[str, Any]:
+        """Give collection ``name`` a TTL of ``seconds`` (``None``: its documents never expire).
+
+        Documents expire ``seconds`` after their last write; those written before the
+        collection had a TTL count as written now. Removing the TTL first deletes what has
+        expired (in this process's shards: a node's router asks every worker first).
+        """
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0
+        ):
+            raise InvalidArgument(f"a TTL must be a positive number of seconds, not {seconds!r}")
+        if seconds is None:  # what has expired stays gone
+            self._spec(name)
+            self.purge_expired()
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            self._adopt(self._read_catalog())
+            spec = self._specs.get(name)
+            if spec is None:
+                raise CollectionNotFound(f"collection {name!r} does not exist")
+            ttl_ms = 0 if seconds is None else max(1, round(seconds * 1000))
+            since = spec.ttl_since_ms if spec.ttl_ms else self.store.clock.now_ms()
+            changed = replace(spec, ttl_ms=ttl_ms, ttl_since_ms=since if ttl_ms else 0)
+            self._write_catalog(self._catalog.with_spec(changed))
+        return self._specs[name].describe()
+
+    def purge_expired(self) -> int:
+        """Delete the expired documents of this process's shards now; how many."""
+        self.store.check_open()
+        return sum(self._ttl.purge(s) for s in list(self._specs.values()) if s.ttl_ms)
+
+    def _purging(self) -> None:
+        interval = self.settings.storage.ttl_purge_interval
+        while not self._stop.wait(interval):
+            try:
+                self.purge_expired()
+            except LumaError as exc:  # closed, read-only, disk full: try again later
+                _log.warning("purging expired documents failed: %s", exc)
+
     def collection_numbers(self) -> dict[str, int]:
         """Each collection's number (its key prefix; a re-created collection has a new one)."""
         self.refresh()
@@ -360,7 +413,9 @@ class LocalService:
         key = spec.prefix + _encode_id(doc_id)
         source = self._shard_for(key) if view is None else self._view(view, key)
         value = source.get(key)
-        return None if value is None else _decode_stored(value)
+        if value is None or (spec.ttl_ms and not self._alive(spec, key)):
+            return None
+        return _decode_stored(value)
 
     def get_versioned(self, collection: str, doc_id: str) -> tuple[Document, int] | None:
         """A document and its version (a hash of its stored bytes), or ``None``."""
@@ -372,7 +427,12 @@ class LocalService:
         spec = self._specs.get(collection) or self._spec(collection)
         key = spec.prefix + _encode_id(doc_id)
         value = self._shard_for(key).get(key)
-        return None if value is None else (bytes(value), codec.version_of(value))
+        if value is None or (spec.ttl_ms and not self._alive(spec, key)):
+            return None
+        return (bytes(value), codec.version_of(value))
+
+    def _alive(self, spec: CollectionSpec, key: bytes) -> bool:
+        return self._ttl.alive(spec, self._shard_for(key), key)
 
     def locate(self, collection: str, doc_id: str) -> tuple[int, bytes]:
         """The id of the shard holding a document (open here or not), and its key."""
@@ -383,7 +443,13 @@ class LocalService:
     def get_stored_at(self, key: bytes) -> tuple[bytes, int] | None:
         """:meth:`get_stored` by a key :meth:`locate` gave (a shard open here)."""
         value = self._shard_for(key).get(key)
-        return None if value is None else (bytes(value), codec.version_of(value))
+        if value is None:
+            return None
+        if self._ttl.active:  # the key names its collection
+            spec = self._specs.get(self._by_number.get(keys.split_doc_key(key)[0], ""))
+            if spec is not None and spec.ttl_ms and not self._alive(spec, key):
+                return None
+        return (bytes(value), codec.version_of(value))
 
     def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
         """Replace a document only if it is at ``version`` (``None``: only if it is absent).
@@ -404,7 +470,8 @@ class LocalService:
         self, collection: str, ids: Iterable[str], view: DatabaseSnapshot | None = None
     ) -> list[Document | None]:
         """Documents in the order of ``ids`` (``None`` where missing)."""
-        prefix = self._spec(collection).prefix
+        spec = self._spec(collection)
+        prefix = spec.prefix
         key_list = [prefix + keys.encode_id(i) for i in _as_list(ids, "ids")]
         groups: dict[int, list[int]] = {}
         for pos, key in enumerate(key_list):
@@ -417,7 +484,7 @@ class LocalService:
             else:
                 values = view.views[shard_id].multi_get(wanted)
             for pos, value in zip(positions, values, strict=True):
-                if value is not None:
+                if value is not None and (not spec.ttl_ms or self._alive(spec, key_list[pos])):
                     out[pos] = _decode_stored(value)
         return out
 
@@ -491,6 +558,11 @@ class LocalService:
             shard.scan(lower, upper, reverse=rng.reverse, view=v)
             for shard, v in zip(self.store.shards, views, strict=True)
         ]
+        if spec.ttl_ms:  # expired documents are gone at once, before the purge
+            shards = self.store.shards
+            streams = [
+                self._ttl.living(spec, sh, st) for sh, st in zip(shards, streams, strict=True)
+            ]
         merged: Iterator[tuple[bytes, bytes]] = (
             streams[0]
             if len(streams) == 1
@@ -507,6 +579,8 @@ class LocalService:
     ) -> int:
         """How many documents (with ids starting with ``prefix``)."""
         spec = self._spec(collection)
+        if spec.ttl_ms:
+            return sum(1 for _ in self.scan(collection, ScanRange(prefix=prefix), view))
         lower, upper = _bounds(spec.prefix, ScanRange(prefix=prefix))
         views: list[ReadView | None] = list(view.views) if view else [None] * len(self.store.shards)
         return sum(
@@ -582,11 +656,17 @@ class LocalService:
         the columnar replica; ``None``: the documents must answer it."""
         if self._columnar is None or not self.settings.analytics.columnar:
             return None
+        spec = self._specs.get(query.collection)
+        if spec is not None and spec.ttl_ms:
+            return None  # the replica does not know write times: documents answer
         self.store.check_open()
         return self._columnar.run(query)
 
     def close(self) -> None:
         """Close the columnar replica and the storage database."""
+        self._stop.set()
+        if self._purger is not None:
+            self._purger.join()
         if self._columnar is not None:
             self._columnar.close()
             self._columnar = None

@@ -130,6 +130,7 @@ class ShardRouter:
             "index_ids": svc.index_ids,
             "index_range": svc.index_range,
             "stats": self._stats,
+            "purge_expired": svc.purge_expired,
             **self._extra_reads,
         }
 

@@ -12,6 +12,8 @@ namespace   key                                         value
                                                         (old images for the change feed)
 ``i``       ``i`` + index number (u32 BE) + packed       empty (the entry is the key)
             value + document id
+``w``       ``w`` + collection number (u32 BE) + id     when the document was last written
+                                                        (u64 BE ms; collections with a TTL)
 ==========  ==========================================  ===============================
 
 Document ids are stored as raw UTF-8, whose byte order is code-point order, so scans by id
@@ -42,6 +44,7 @@ __all__ = [
     "prefix_end",
     "split_doc_key",
     "unpack",
+    "written_prefix",
 ]
 
 DOC = b"d"
@@ -49,6 +52,7 @@ DOC_END = b"e"
 META = b"m"
 OLD_IMAGE = b"o"
 INDEX = b"i"
+WRITTEN = b"w"
 MAX_ID_BYTES = 512
 
 _U32 = struct.Struct(">I")
@@ -64,6 +68,11 @@ def doc_prefix(collection_number: int) -> bytes:
 def index_prefix(index_number: int) -> bytes:
     """The key prefix of every entry of one secondary index."""
     return INDEX + _U32.pack(index_number)
+
+
+def written_prefix(collection_number: int) -> bytes:
+    """The key prefix of the write times of one collection's documents (TTL)."""
+    return WRITTEN + _U32.pack(collection_number)
 
 
 def encode_id(doc_id: object) -> bytes:
