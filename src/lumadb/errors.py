@@ -71,6 +71,7 @@ __all__ = [
     "ReadOnlyError",
     "RequestTimeout",
     "RequestTooLarge",
+    "SchemaViolation",
     "StorageError",
     "TooManyRequests",
     "Unauthorized",
@@ -114,6 +115,13 @@ class InvalidDocument(InvalidInput):
     """A document is not a JSON object of JSON values."""
 
     code = "invalid_document"
+
+
+class SchemaViolation(InvalidDocument):
+    """A document does not match its collection's JSON schema (nothing was written)."""
+
+    code = "schema_violation"
+    status = 422
 
 
 class DocumentTooLarge(InvalidDocument):

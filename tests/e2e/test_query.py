@@ -199,3 +199,29 @@ def test_documents_past_the_ttl_are_gone_from_every_read(api: Api, name: str) ->
     assert _query(api, api.admin, f"ALTER COLLECTION {docs} RESET TTL").status_code == 200
     listed = api.call("GET", f"/api/v1/{docs}", token=api.admin).json()["items"]
     assert [d["id"] for d in listed] == ["fresh"]
+
+
+def test_a_schema_refuses_writes_with_422_on_every_worker(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    schema = '{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}'
+    for i in range(8):
+        api.call("PUT", f"/api/v1/{docs}/d{i}", token=api.admin, json={"n": i})
+    api.call("PUT", f"/api/v1/{docs}/d5", token=api.admin, json={"n": "five"})
+    refused = _query(api, api.admin, f"ALTER COLLECTION {docs} SET SCHEMA '{schema}'")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "schema_violation"
+    assert "'d5'" in refused.json()["error"]["message"]
+    api.call("PUT", f"/api/v1/{docs}/d5", token=api.admin, json={"n": 5})
+    assert (
+        _query(api, api.admin, f"ALTER COLLECTION {docs} SET SCHEMA '{schema}'").status_code == 200
+    )
+    for i in range(8):  # ids land on every shard, so on every worker
+        bad = api.call("PUT", f"/api/v1/{docs}/x{i}", token=api.admin, json={"n": "x"})
+        assert bad.status_code == 422, bad.text
+    bulk = "\n".join(['{"id": "b1", "n": 1}', '{"id": "b2", "n": []}'])
+    assert (
+        api.call("POST", f"/api/v1/{docs}/_bulk", token=api.admin, content=bulk).status_code == 422
+    )
+    patched = api.call("PATCH", f"/api/v1/{docs}/d1", token=api.admin, json={"n": None})
+    assert patched.status_code == 422
+    assert api.call("GET", f"/api/v1/{docs}/d1", token=api.admin).json()["n"] == 1

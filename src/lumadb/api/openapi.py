@@ -4,7 +4,7 @@ Each route's method, template, summary and public flag come from
 :attr:`lumadb.api.routing.Router.routes`; what the handler reads and answers comes from the
 table in :mod:`lumadb.api._openapi_routes`. A route without an entry makes
 :func:`build_openapi` raise, so a new route cannot go undocumented. Here the statuses every
-route shares are added (500, 503 and 504 everywhere, 401 where a token is needed, 400/413/415
+route shares are added (500, 503 and 504 everywhere, 401 where a token is needed, 400/413/415/422
 where a body is read, 400 where path parameters are decoded, 507 on writes), each with the
 one error schema, and the document is put together.
 """
@@ -41,6 +41,7 @@ _ERRORS = {
     412: "If-Match names another version of the document",
     413: "The body or the document is too large",
     415: "The body is not JSON (or NDJSON / merge-patch JSON)",
+    422: "A document does not match its collection's schema",
     429: "Too many failed logins; retry after Retry-After seconds",
     500: "A bug; the server log has the details under the request id",
     503: "A shard is read-only, or the node is starting or stopping",
@@ -91,7 +92,7 @@ def _statuses(route: Route, op: Operation) -> list[int]:
     if not route.public:
         shared.add(401)
     if op.body is not None:
-        shared |= {400, 413, 415}
+        shared |= {400, 413, 415, 422}
     if "{" in route.template:  # path parameters are percent-decoded: 400 if not UTF-8
         shared.add(400)
     if route.method != "GET":

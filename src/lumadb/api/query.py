@@ -14,10 +14,12 @@ from concurrent.futures import Future
 from dataclasses import astuple
 from typing import Any, TypeVar
 
+import orjson
+
 from lumadb.api._wire import Request, Response, json_response
 from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
-from lumadb.errors import Forbidden, InvalidArgument
+from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation
 from lumadb.query import Engine
 from lumadb.query.columnar import Shipped
 from lumadb.service import Document, ScanRange
@@ -102,6 +104,18 @@ class _RoutedSource:
                 )
             )
         return self._ctx.service.set_ttl(name, seconds)
+
+    def set_schema(self, name: str, schema: str | None) -> dict[str, Any]:
+        service = self._ctx.service
+        previous = service.describe_collection(name).get("schema")
+        described = service.set_schema(name, schema, check=False)
+        if schema is not None:  # the stored documents of every worker, once it is in force
+            found = service.first_violation(name, self.scan(name, ScanRange()))
+            if found is not None:
+                old = None if previous is None else orjson.dumps(previous).decode()
+                service.set_schema(name, old, check=False)
+                raise SchemaViolation(f"{found}; the schema was not set")
+        return described
 
     def columnar(self, query: Shipped) -> list[list[Any]] | None:
         service = self._ctx.service

@@ -70,6 +70,7 @@ class CollectionSpec:
     indexes: tuple[IndexSpec, ...] = ()
     ttl_ms: int = 0  # 0: documents never expire
     ttl_since_ms: int = 0  # when the TTL was set (the write time of older documents)
+    schema: str = ""  # a JSON schema (as JSON text) every written document must match
     prefix: bytes = field(init=False, repr=False, compare=False)
     images: int = field(init=False, repr=False, compare=False)
 
@@ -95,6 +96,8 @@ class CollectionSpec:
             ]
         if self.ttl_ms:
             described["ttl_seconds"] = self.ttl_ms / 1000
+        if self.schema:
+            described["schema"] = orjson.loads(self.schema)
         return described
 
     def to_record(self) -> dict[str, Any]:
@@ -109,6 +112,8 @@ class CollectionSpec:
             record["indexes"] = [i.to_record() for i in self.indexes]
         if self.ttl_ms:
             record["ttl_ms"], record["ttl_since_ms"] = self.ttl_ms, self.ttl_since_ms
+        if self.schema:
+            record["schema"] = self.schema
         return record
 
     @classmethod
@@ -122,6 +127,7 @@ class CollectionSpec:
             indexes=tuple(IndexSpec.from_record(i) for i in record.get("indexes", ())),
             ttl_ms=int(record.get("ttl_ms", 0)),
             ttl_since_ms=int(record.get("ttl_since_ms", 0)),
+            schema=str(record.get("schema", "")),
         )
 
 

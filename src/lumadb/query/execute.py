@@ -210,6 +210,9 @@ def _read_tables(statement: exp.Expression) -> list[str]:
 
 def _ddl(ddl: CollectionDDL) -> Plan:
     def run(source: Source, params: Params) -> Result:
+        if ddl.action == "schema":
+            described = source.set_schema(ddl.name, ddl.schema)
+            return Result(["collection", "schema"], [[ddl.name, described.get("schema")]])
         if ddl.action == "ttl":
             described = source.set_ttl(ddl.name, ddl.ttl)
             return Result(["collection", "ttl_seconds"], [[ddl.name, described.get("ttl_seconds")]])

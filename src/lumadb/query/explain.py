@@ -182,6 +182,9 @@ def explain(  # noqa: PLR0911
     ``expiring``: the collections with a TTL, which the columnar replica does not answer)."""
     found = indexes or {}
     if isinstance(statement, CollectionDDL):
+        if statement.action == "schema":
+            verb = "Remove" if statement.schema is None else "Set (checking the stored documents)"
+            return [f"{verb} the schema of collection {statement.name}"]
         if statement.action == "ttl":
             ttl = "none" if statement.ttl is None else f"{statement.ttl:g} seconds"
             return [f"Set the TTL of collection {statement.name}: {ttl}"]

@@ -50,10 +50,11 @@ class CollectionDDL:
     """``CREATE COLLECTION [IF NOT EXISTS] name``, ``DROP COLLECTION [IF EXISTS] name``, or
     ``ALTER COLLECTION name SET TTL '<duration>'`` / ``RESET TTL``."""
 
-    action: str  # "create" | "drop" | "ttl"
+    action: str  # "create" | "drop" | "ttl" | "schema"
     name: str
     if_exists: bool  # IF NOT EXISTS for create, IF EXISTS for drop
     ttl: float | None = None  # seconds, for "ttl" (None: RESET TTL)
+    schema: str | None = None  # JSON text, for "schema" (None: RESET SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,18 @@ def _collection_ddl(tokens: list[Token]) -> CollectionDDL | None:
 
 
 def _alter_collection(tokens: list[Token]) -> CollectionDDL:
-    """``ALTER COLLECTION name SET TTL '30 days'`` or ``ALTER COLLECTION name RESET TTL``."""
+    """``ALTER COLLECTION name SET TTL '30 days'`` / ``SET SCHEMA '<json schema>'``, or
+    ``RESET TTL`` / ``RESET SCHEMA``."""
     words = [t.text.upper() for t in tokens]
     rest = tokens[3:]
     named = len(tokens) > 2 and tokens[2].token_type in (TokenType.VAR, TokenType.IDENTIFIER)
     if named and words[3:] == ["RESET", "TTL"]:
         return CollectionDDL("ttl", tokens[2].text, False, None)
+    if named and words[3:] == ["RESET", "SCHEMA"]:
+        return CollectionDDL("schema", tokens[2].text, False)
+    schema = len(rest) == 3 and rest[2].token_type == TokenType.STRING
+    if named and schema and words[3:5] == ["SET", "SCHEMA"]:
+        return CollectionDDL("schema", tokens[2].text, False, schema=rest[2].text)
     if named and words[3:5] == ["SET", "TTL"] and len(rest) == 3:
         value = rest[2]
         if value.token_type in (TokenType.STRING, TokenType.NUMBER):
@@ -170,7 +177,7 @@ def _alter_collection(tokens: list[Token]) -> CollectionDDL:
     where = tokens[min(len(tokens) - 1, 5)]
     raise QueryError(
         f"line {where.line}, column {where.col}: expected ALTER COLLECTION <name> "
-        "SET TTL '<duration>' or RESET TTL"
+        "SET TTL '<duration>', SET SCHEMA '<json schema>', RESET TTL or RESET SCHEMA"
     )
 
 

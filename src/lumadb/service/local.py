@@ -25,10 +25,12 @@ from lumadb.errors import (
     InvalidId,
     LumaError,
     NotFound,
+    SchemaViolation,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
 from lumadb.service.indexes import IndexSet
+from lumadb.service.schemas import SchemaSet, compile_schema, violation
 from lumadb.service.ttl import TtlSet
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
@@ -89,6 +91,7 @@ class LocalService:
         self.records = self.store.records
         self._indexes = IndexSet(self._shards)
         self._ttl = TtlSet(self._shards, self.store.clock)
+        self._schemas = SchemaSet(self._shards)
         self._purger: threading.Thread | None = None
         self._stop = threading.Event()
         self._columnar: Columnar | None = None
@@ -121,6 +124,7 @@ class LocalService:
         self._by_number = {s.number: s.name for s in catalog.collections.values()}
         self._indexes.sync(catalog.collections.values())
         self._ttl.sync(catalog.collections.values())
+        self._schemas.sync(catalog.collections.values())
         if self._ttl.active and self._purger is None:
             self._purger = threading.Thread(target=self._purging, name="luma-ttl", daemon=True)
             self._purger.start()
@@ -326,6 +330,50 @@ class LocalService:
             changed = replace(spec, ttl_ms=ttl_ms, ttl_since_ms=since if ttl_ms else 0)
             self._write_catalog(self._catalog.with_spec(changed))
         return self._specs[name].describe()
+
+    def set_schema(self, name: str, schema: str | None, *, check: bool = True) -> dict[str, Any]:
+        """Make every document written to ``name`` match the JSON schema ``schema`` (JSON
+        text; ``None`` removes it).
+
+        With ``check`` the stored documents (of this process's shards) are checked once the
+        schema is in force; if one does not match, the previous schema comes back and
+        :class:`~lumadb.errors.SchemaViolation` names it.
+        """
+        if schema is not None:
+            if not isinstance(schema, str):
+                raise InvalidArgument(f"a schema is JSON text, not {type(schema).__name__}")
+            compile_schema(schema)
+        previous = self._replace_schema(name, schema or "")
+        if schema is not None and check:
+            found = self.first_violation(name)
+            if found is not None:
+                self._replace_schema(name, previous)
+                raise SchemaViolation(f"{found}; the schema was not set")
+        return self._specs[name].describe()
+
+    def _replace_schema(self, name: str, schema: str) -> str:
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            self._adopt(self._read_catalog())
+            spec = self._specs.get(name)
+            if spec is None:
+                raise CollectionNotFound(f"collection {name!r} does not exist")
+            self._write_catalog(self._catalog.with_spec(replace(spec, schema=schema)))
+        return spec.schema
+
+    def first_violation(
+        self, name: str, docs: Iterable[tuple[str, Document]] | None = None
+    ) -> str | None:
+        """The first stored document of ``name`` (or of ``docs``) its schema refuses."""
+        spec = self._spec(name)
+        if not spec.schema:
+            return None
+        validator = compile_schema(spec.schema)
+        for doc_id, doc in docs if docs is not None else self.scan(name, ScanRange()):
+            found = violation(validator, name, doc_id, doc)
+            if found is not None:
+                return found
+        return None
 
     def purge_expired(self) -> int:
         """Delete the expired documents of this process's shards now; how many."""
