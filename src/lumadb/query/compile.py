@@ -477,5 +477,7 @@ _HANDLERS: dict[type[exp.Expression], Callable[[Any, Scope], Compiled]] = {
 # The scalar functions and the other value constructors live in their own module; it needs
 # compile_expr, so it is imported once everything above exists.
 from lumadb.query.functions import HANDLERS as _FUNCTIONS  # noqa: E402
+from lumadb.query.vectors import HANDLERS as _VECTORS  # noqa: E402
 
 _HANDLERS.update(_FUNCTIONS)
+_HANDLERS.update(_VECTORS)

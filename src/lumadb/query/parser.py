@@ -19,7 +19,16 @@ from sqlglot.tokenizer_core import Token, TokenType
 from lumadb.config import parse_duration
 from lumadb.errors import ConfigError, QueryError
 
-__all__ = ["CollectionDDL", "Explain", "Lql", "Statement", "parse", "parse_one"]
+__all__ = [
+    "CollectionDDL",
+    "CosineDistance",
+    "Explain",
+    "Lql",
+    "NegativeInnerProduct",
+    "Statement",
+    "parse",
+    "parse_one",
+]
 
 MAX_QUERY = 1_000_000  # characters
 
@@ -30,18 +39,52 @@ def _positional(parser: Any) -> exp.Placeholder:
     return node
 
 
+class CosineDistance(exp.Expression, exp.Binary):
+    """``a <=> b``: 1 - the cosine of the angle between two vectors (pgvector's operator)."""
+
+
+class NegativeInnerProduct(exp.Expression, exp.Binary):
+    """``a <#> b``: minus the inner product of two vectors (pgvector's operator)."""
+
+
 class Lql(Postgres):
-    """PostgreSQL's grammar; arrays from 0; NULL sorts below every value (as in SQLite)."""
+    """PostgreSQL's grammar; arrays from 0; NULL sorts below every value (as in SQLite); the
+    vector operators of pgvector (``<->`` L2, ``<=>`` cosine, ``<#>`` inner product)."""
 
     INDEX_OFFSET = 0
     NULL_ORDERING = "nulls_are_small"
 
+    class Tokenizer(Postgres.Tokenizer):
+        """Postgres's tokens; ``<#>`` takes the token of ``<<->>``, which LQL has no use for."""
+
+        KEYWORDS = {  # noqa: RUF012 - sqlglot's own class attribute
+            **{k: t for k, t in Postgres.Tokenizer.KEYWORDS.items() if k != "<<->>"},
+            "<#>": TokenType.LLRR_ARROW,
+        }
+
     class Parser(Postgres.Parser):  # type: ignore[misc,valid-type]  # a class at runtime
-        """Postgres's parser, remembering where each ``?`` is."""
+        """Postgres's parser, remembering where each ``?`` is; ``<=>`` is a distance."""
 
         PLACEHOLDER_PARSERS = {  # noqa: RUF012 - sqlglot's own class attribute
             **Postgres.Parser.PLACEHOLDER_PARSERS,
             TokenType.PLACEHOLDER: _positional,
+        }
+        COMPARISON = {  # noqa: RUF012
+            k: v for k, v in Postgres.Parser.COMPARISON.items() if k != TokenType.NULLSAFE_EQ
+        }
+        FACTOR = {  # noqa: RUF012 - as sqlglot binds <->: like * and /
+            **Postgres.Parser.FACTOR,
+            TokenType.NULLSAFE_EQ: CosineDistance,
+            TokenType.LLRR_ARROW: NegativeInnerProduct,
+        }
+
+    class Generator(Postgres.Generator):  # type: ignore[misc,valid-type]
+        """Postgres's SQL, with the vector operators written back as they were."""
+
+        TRANSFORMS = {  # noqa: RUF012 - sqlglot's own class attribute
+            **Postgres.Generator.TRANSFORMS,
+            CosineDistance: lambda self, e: self.binary(e, "<=>"),
+            NegativeInnerProduct: lambda self, e: self.binary(e, "<#>"),
         }
 
 
