@@ -225,3 +225,21 @@ def test_a_schema_refuses_writes_with_422_on_every_worker(api: Api, name: str) -
     patched = api.call("PATCH", f"/api/v1/{docs}/d1", token=api.admin, json={"n": None})
     assert patched.status_code == 422
     assert api.call("GET", f"/api/v1/{docs}/d1", token=api.admin).json()["n"] == 1
+
+
+def test_text_search_spans_every_worker(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    bodies = {f"d{i}": ("red fox" if i % 3 == 0 else "blue hen") + " " * i for i in range(12)}
+    for doc_id, body in bodies.items():
+        api.call("PUT", f"/api/v1/{docs}/{doc_id}", token=api.admin, json={"body": body})
+    made = _query(api, api.admin, f"CREATE TEXT INDEX {name}_body ON {docs} (body)")
+    assert made.status_code == 200, made.text
+    found = _query(
+        api,
+        api.admin,
+        f"SELECT id, score() AS s FROM {docs} WHERE MATCH(body, ?) ORDER BY id",
+        ["Fox"],
+    ).json()
+    assert [r[0] for r in found["rows"]] == sorted(k for k in bodies if int(k[1:]) % 3 == 0)
+    scores = {r[1] for r in found["rows"]}
+    assert len(scores) == 1 and scores.pop() > 0  # the same text: the same score

@@ -1,10 +1,11 @@
-"""kill -9 of a writer of indexed documents: the index agrees with the documents afterwards.
+"""kill -9 of a writer of indexed documents: the indexes agree with the documents afterwards.
 
 A child (``children/index_writer.py``) puts, replaces, deletes and batch-writes documents of
 a collection with an index, from two threads, and is killed with SIGKILL at a random moment,
 CYCLES times. After each kill the test opens the data directory and compares, shard by shard,
-the index's entries with the entries the documents call for: extra entries (an index pointing
-at a document that is gone or changed) and missing ones must both be 0. Canary: with
+the entries of the value index and of the text index with the entries the documents call for:
+extra entries (an index pointing at a document that is gone or changed) and missing ones must
+both be 0. Canary: with
 ``FAULTS.index_outside_batch`` the writer commits index entries on their own, just before the
 document's batch, and the kills must leave disagreements.
 """
@@ -20,6 +21,7 @@ from reliability_kit import Child, child_env, report
 
 import lumadb
 from lumadb.service.indexes import IndexHook
+from lumadb.service.text import TextHook
 from lumadb.storage import keys
 
 CYCLES = 8
@@ -31,17 +33,21 @@ def _disagreements(path: str) -> tuple[int, int, int]:
     with lumadb.open(path, shards=2) as db:
         svc = db._svc
         spec = svc._specs["ix"]
-        (index,) = spec.indexes
+        index, text = spec.indexes
         for shard in svc.store.shards:
             hook = IndexHook(spec, index, shard)
-            want = set()
+            words = TextHook(spec, text)
+            want: set[tuple[bytes, bytes]] = set()
             cut = len(spec.prefix)
             for key, body in shard.scan(spec.prefix, keys.prefix_end(spec.prefix)):
                 documents += 1
                 entry = hook.entry(key[cut:], body)
                 if entry is not None:
-                    want.add(entry)
-            have = {k for k, _ in shard.scan(hook.entries, keys.prefix_end(hook.entries))}
+                    want.add((entry, b""))
+                want.update(words.entries(key[cut:], body).items())
+            have = set()
+            for prefix in (hook.entries, words.postings, words.lengths):
+                have.update(shard.scan(prefix, keys.prefix_end(prefix)))
             extra += len(have - want)
             missing += len(want - have)
     return extra, missing, documents

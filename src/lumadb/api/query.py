@@ -22,6 +22,7 @@ from lumadb.api.routing import Params, Router
 from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation
 from lumadb.query import Engine
 from lumadb.query.columnar import Shipped
+from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
 
@@ -89,9 +90,23 @@ class _RoutedSource:
         return self._wait(self._docs.index_range(collection, list(path), *bounds))
 
     def create_index(
-        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+        self,
+        collection: str,
+        name: str,
+        path: Sequence[str],
+        *,
+        exist_ok: bool = False,
+        kind: str = "value",
     ) -> dict[str, Any]:
-        return self._ctx.service.create_index(collection, name, path, exist_ok=exist_ok)
+        return self._ctx.service.create_index(collection, name, path, exist_ok=exist_ok, kind=kind)
+
+    def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
+        return self._wait(self._docs.text_ids(collection, list(path), words))
+
+    def text_stats(
+        self, collection: str, path: Sequence[str], terms: Sequence[str]
+    ) -> dict[str, Any] | None:
+        return merge_stats(self._wait(self._docs.text_stats(collection, list(path), list(terms))))
 
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         return self._ctx.service.drop_index(name, missing_ok=missing_ok)

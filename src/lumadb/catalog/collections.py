@@ -48,15 +48,21 @@ class IndexSpec:
     name: str
     number: int
     path: tuple[str, ...]
+    kind: str = "value"  # "value": equality and ranges; "text": full-text (MATCH)
 
     def to_record(self) -> dict[str, Any]:
         """The stored form (and the description)."""
-        return {"name": self.name, "number": self.number, "path": list(self.path)}
+        record = {"name": self.name, "number": self.number, "path": list(self.path)}
+        if self.kind != "value":
+            record["kind"] = self.kind
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> IndexSpec:
         """Rebuild from :meth:`to_record` output."""
-        return cls(record["name"], record["number"], tuple(record["path"]))
+        return cls(
+            record["name"], record["number"], tuple(record["path"]), record.get("kind", "value")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,9 @@ class CollectionSpec:
         }
         if self.indexes:
             described["indexes"] = [
-                {"name": i.name, "path": ".".join(i.path)} for i in self.indexes
+                {"name": i.name, "path": ".".join(i.path)}
+                | ({"kind": i.kind} if i.kind != "value" else {})
+                for i in self.indexes
             ]
         if self.ttl_ms:
             described["ttl_seconds"] = self.ttl_ms / 1000
@@ -162,12 +170,14 @@ class Catalog:
                     return spec, index
         return None
 
-    def with_index(self, collection: str, name: str, path: tuple[str, ...]) -> Catalog:
+    def with_index(
+        self, collection: str, name: str, path: tuple[str, ...], kind: str = "value"
+    ) -> Catalog:
         """A catalog where ``collection`` also has the index ``name`` on ``path``."""
         if self.next_number > MAX_NUMBER:
             raise InvalidArgument("no index numbers left")
         spec = self.collections[collection]
-        index = IndexSpec(name, self.next_number, path)
+        index = IndexSpec(name, self.next_number, path, kind)
         changed = replace(spec, indexes=(*spec.indexes, index))
         return Catalog({**self.collections, collection: changed}, self.next_number + 1)
 

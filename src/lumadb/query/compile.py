@@ -75,6 +75,7 @@ class Scope:
     # order) by ``plan_subquery``, which the statement planners provide.
     subqueries: list[Any] = field(default_factory=list)
     plan_subquery: Callable[[exp.Select, Scope], Any] | None = None
+    uses_score: bool = False  # score() appears: the plan must bring the text figures
 
     def nested(self) -> Scope:
         """A scope for a subquery: the same parameters, the enclosing names as outer."""

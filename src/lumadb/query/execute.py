@@ -191,8 +191,10 @@ def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, 
     name, exist_ok = index.name, bool(statement.args.get("exists"))
     steps = [str(p) for p in path]
 
+    kind = "text" if statement.meta.get("text_index") else "value"
+
     def create(source: Source, params: Params) -> Result:
-        made = source.create_index(collection, name, steps, exist_ok=exist_ok)
+        made = source.create_index(collection, name, steps, exist_ok=exist_ok, kind=kind)
         return Result(["index", "collection", "path"], [[name, collection, made["path"]]])
 
     return create, [("admin", collection)]

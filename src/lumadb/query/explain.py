@@ -25,6 +25,7 @@ from lumadb.query.plans import (
     name_of,
     table_of,
 )
+from lumadb.query.text import text_match
 
 __all__ = ["explain"]
 
@@ -49,7 +50,16 @@ def _access(
         if where is not None and len(conjuncts(where)) > 1:
             lines.append(f"Filter: {_sql(where)}")
         return lines
-    covered = {i["path"]: i["name"] for i in indexes.get(collection, [])}
+    texts = {i["path"]: i["name"] for i in indexes.get(collection, []) if i.get("kind") == "text"}
+    found = text_match(where, Scope(tables=names))
+    if found is not None and ".".join(found.path) in texts:
+        field = ".".join(found.path)
+        return [
+            f"Text index lookup on {collection} by {texts[field]} ({field} holds every word), "
+            "every shard",
+            f"Filter: {_sql(where)}" if where is not None else "",
+        ]
+    covered = {i["path"]: i["name"] for i in indexes.get(collection, []) if i.get("kind") != "text"}
     for path, _ in index_candidates(where, Scope(tables=names)):
         name = covered.get(".".join(path))
         if name is not None:

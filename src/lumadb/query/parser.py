@@ -69,6 +69,9 @@ class Lql(Postgres):
             **Postgres.Parser.PLACEHOLDER_PARSERS,
             TokenType.PLACEHOLDER: _positional,
         }
+        FUNCTION_PARSERS = {  # noqa: RUF012 - MATCH(field, 'words') is a function here
+            k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k != "MATCH"
+        }
         COMPARISON = {  # noqa: RUF012
             k: v for k, v in Postgres.Parser.COMPARISON.items() if k != TokenType.NULLSAFE_EQ
         }
@@ -142,6 +145,9 @@ def _statements(chunk: list[Token], text: str) -> list[Statement]:
     ddl = _collection_ddl(chunk)
     if ddl is not None:
         return [ddl]
+    text_index = [t.text.upper() for t in chunk[:3]] == ["CREATE", "TEXT", "INDEX"]
+    if text_index:  # CREATE TEXT INDEX: a CREATE INDEX, marked
+        chunk = [chunk[0], *chunk[2:]]
     try:
         parsed = Lql().parser().parse(chunk, text)
     except ParseError as exc:
@@ -153,6 +159,8 @@ def _statements(chunk: list[Token], text: str) -> list[Statement]:
         if isinstance(node, exp.Command):
             word = str(node.this).upper()
             raise QueryError(f"{word} {_head(node)} is not supported in LQL")
+        if text_index:
+            node.meta["text_index"] = True
         found.append(node)  # type: ignore[arg-type]  # sqlglot's Expr is Expression
     return found
 

@@ -70,8 +70,18 @@ class Source(Protocol):
         high_inclusive: bool,
     ) -> list[str] | None: ...
     def create_index(
-        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+        self,
+        collection: str,
+        name: str,
+        path: Sequence[str],
+        *,
+        exist_ok: bool = False,
+        kind: str = "value",
     ) -> dict[str, Any]: ...
+    def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None: ...
+    def text_stats(
+        self, collection: str, path: Sequence[str], terms: Sequence[str]
+    ) -> dict[str, Any] | None: ...
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool: ...
     def columnar(self, query: Shipped) -> list[list[Any]] | None: ...
     def set_ttl(self, name: str, seconds: float | None) -> dict[str, Any]: ...
@@ -220,8 +230,15 @@ class Rows:
     # covers picks the rows (the WHERE still checks each).
     indexed: list[tuple[list[str], Compiled]] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)
+    text: tuple[list[str], Compiled] | None = None  # MATCH(path, words): a text index's
 
     def _by_index(self, source: Source, params: Params) -> list[str] | None:
+        if self.text is not None:
+            words = self.text[1]({}, params)
+            if isinstance(words, str):
+                ids = source.text_ids(self.collection, self.text[0], words)
+                if ids is not None:
+                    return ids
         for path, value in self.indexed:
             ids = source.index_ids(self.collection, path, value({}, params))
             if ids is not None:
@@ -236,7 +253,7 @@ class Rows:
         return None
 
     def read(self, source: Source, params: Params) -> Iterator[Document]:
-        wants = self.keys is None and (self.indexed or self.ranges)
+        wants = self.keys is None and (self.indexed or self.ranges or self.text)
         ids = self._by_index(source, params) if wants else None
         if self.keys is not None or ids is not None:
             if ids is None:
@@ -389,6 +406,18 @@ class CteSource:
         if query.collection in self.tables:
             return None  # a WITH query's rows are not in the replica
         return self._base.columnar(query)
+
+    def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
+        if collection in self.tables:
+            return None  # a WITH query's rows have no index
+        return self._base.text_ids(collection, path, words)
+
+    def text_stats(
+        self, collection: str, path: Sequence[str], terms: Sequence[str]
+    ) -> dict[str, Any] | None:
+        if collection in self.tables:
+            return None
+        return self._base.text_stats(collection, path, terms)
 
     def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
         if collection in self.tables:

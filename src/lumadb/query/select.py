@@ -31,6 +31,7 @@ from lumadb.query.plans import (
     with_ctes,
     with_subqueries,
 )
+from lumadb.query.text import TextMatch, text_match, with_text_stats
 from lumadb.service import Document
 
 __all__ = ["plan_ctes", "plan_select", "plan_subquery"]
@@ -265,6 +266,7 @@ def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915
     scope.aggregates = None
     where_node = select.args["where"].this if select.args.get("where") else None
     rows = _row_source(select, collection, names, where_node, scope)
+    found = _text_source(rows, where_node, names, scope)
     bare_where = compile_expr(where_node, scope) if rows is None and where_node else None
     group_keys = [compile_expr(g, scope) for g in groups]
     scope.aggregates = aggregates if grouped else None
@@ -307,10 +309,38 @@ def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915
         kept = list(itertools.islice(records, skip, stop))
         return result_of(output, [rec for _, rec in kept], lead_id=not joined)
 
-    planned = with_subqueries(run, scope)
-    if not grouped or collection is None or joined:
+    return _finished(with_subqueries(run, scope), select, scope, output, found, grouped)
+
+
+def _finished(
+    planned: Plan,
+    select: exp.Select,
+    scope: Scope,
+    output: Output,
+    found: TextMatch | None,
+    grouped: bool,
+) -> Plan:
+    """The plan with what it may need around it: text figures for score(), and the columnar
+    replica for an aggregate over one collection."""
+    collection, _ = _select_from(select)
+    if scope.uses_score and collection is not None:
+        planned = with_text_stats(planned, collection, found)
+    if not grouped or collection is None or select.args.get("joins"):
         return planned
     return _columnar_first(select, collection, scope, planned, output)
+
+
+def _text_source(
+    rows: Rows | JoinRows | None,
+    where: exp.Expression | None,
+    names: frozenset[str],
+    scope: Scope,
+) -> TextMatch | None:
+    """The WHERE's MATCH, which a text index may answer for the rows (and score() ranks)."""
+    found = text_match(where, Scope(tables=names, named=scope.named))
+    if isinstance(rows, Rows) and found is not None:
+        rows.text = (found.path, found.words)
+    return found
 
 
 def _columnar_first(

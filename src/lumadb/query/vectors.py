@@ -23,7 +23,7 @@ from lumadb.query import compile as c
 from lumadb.query.compile import Compiled, Params, Scope
 from lumadb.query.parser import CosineDistance, NegativeInnerProduct
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "NAMED"]
 
 
 def _vector(value: Any, op: str) -> list[int | float]:
@@ -70,8 +70,13 @@ def _operator(op: str, fn: Callable[[list[Any], list[Any]], float | None]) -> An
 
 def _anonymous(node: exp.Expression, scope: Scope) -> Compiled:
     name = str(node.this).lower()
-    if name != "embed":
+    handler = NAMED.get(name)
+    if handler is None:
         raise QueryError(f"{name}() is not a function of LQL")
+    return handler(node, scope)
+
+
+def _embed(node: exp.Expression, scope: Scope) -> Compiled:
     if len(node.expressions) != 1:
         raise QueryError("embed() takes one text")
     text = c.compile_expr(node.expressions[0], scope)
@@ -82,6 +87,9 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Compiled:
 
     return embed
 
+
+NAMED: dict[str, Callable[[Any, Scope], Compiled]] = {"embed": _embed}
+"""Functions sqlglot does not know, by lower-case name (:mod:`lumadb.query.text` adds its own)."""
 
 HANDLERS: dict[type[exp.Expression], Callable[[Any, Scope], Compiled]] = {
     exp.Distance: _operator("<->", _l2),

@@ -113,7 +113,9 @@ class IndexSet:
 
     def sync(self, collections: Iterable[CollectionSpec]) -> None:
         """Add hooks (building what is missing) for new indexes; remove dropped ones."""
-        wanted = {i.number: (spec, i) for spec in collections for i in spec.indexes}
+        wanted = {
+            i.number: (spec, i) for spec in collections for i in spec.indexes if i.kind == "value"
+        }
         for number in [n for n in self._hooks if n not in wanted]:
             for shard, hook in zip(self._shards, self._hooks.pop(number), strict=True):
                 shard.remove_hook(hook, clear=hook.entries)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from lumadb.catalog import Catalog, CollectionSpec, validate_name
+from lumadb.catalog import Catalog, CollectionSpec, IndexSpec, validate_name
 from lumadb.clock import Clock
 from lumadb.config import Settings
 from lumadb.errors import (
@@ -31,6 +31,7 @@ from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
 from lumadb.service.indexes import IndexSet
 from lumadb.service.schemas import SchemaSet, compile_schema, violation
+from lumadb.service.text import TextSet, tokens
 from lumadb.service.ttl import TtlSet
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
@@ -92,6 +93,7 @@ class LocalService:
         self._indexes = IndexSet(self._shards)
         self._ttl = TtlSet(self._shards, self.store.clock)
         self._schemas = SchemaSet(self._shards)
+        self._texts = TextSet(self._shards)
         self._purger: threading.Thread | None = None
         self._stop = threading.Event()
         self._columnar: Columnar | None = None
@@ -125,6 +127,7 @@ class LocalService:
         self._indexes.sync(catalog.collections.values())
         self._ttl.sync(catalog.collections.values())
         self._schemas.sync(catalog.collections.values())
+        self._texts.sync(catalog.collections.values())
         if self._ttl.active and self._purger is None:
             self._purger = threading.Thread(target=self._purging, name="luma-ttl", daemon=True)
             self._purger.start()
@@ -235,9 +238,18 @@ class LocalService:
         return spec is not None
 
     def create_index(
-        self, collection: str, name: str, path: Sequence[str], *, exist_ok: bool = False
+        self,
+        collection: str,
+        name: str,
+        path: Sequence[str],
+        *,
+        exist_ok: bool = False,
+        kind: str = "value",
     ) -> dict[str, Any]:
-        """Index ``collection`` on the field ``path`` (built before this returns)."""
+        """Index ``collection`` on the field ``path`` (built before this returns); ``kind``
+        ``"text"`` makes a full-text index (for MATCH)."""
+        if kind not in ("value", "text"):
+            raise InvalidArgument(f"an index is of kind 'value' or 'text', not {kind!r}")
         validate_name(name)
         steps = tuple(path)
         if not steps or not all(isinstance(p, str) and p for p in steps):
@@ -250,16 +262,22 @@ class LocalService:
             spec = self._spec(collection)
             found = self._catalog.index(name)
             if found is None:
-                clash = next((i for i in spec.indexes if i.path == steps), None)
+                clash = next((i for i in spec.indexes if i.path == steps and i.kind == kind), None)
                 if clash is not None:
                     raise Conflict(
                         f"{collection} is indexed on {'.'.join(steps)} by {clash.name!r}"
                     )
-                self._write_catalog(self._catalog.with_index(collection, name, steps))
-            elif not exist_ok or found[0].name != collection or found[1].path != steps:
+                self._write_catalog(self._catalog.with_index(collection, name, steps, kind))
+            elif (
+                not exist_ok
+                or found[0].name != collection
+                or found[1].path != steps
+                or found[1].kind != kind
+            ):
                 raise Conflict(f"index {name!r} already exists")
         self._drop_numbers(gone)
-        return {"name": name, "collection": collection, "path": ".".join(steps)}
+        made = {"name": name, "collection": collection, "path": ".".join(steps)}
+        return made | ({"kind": kind} if kind != "value" else {})
 
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop the index ``name`` and its entries; returns whether it existed."""
@@ -277,10 +295,26 @@ class LocalService:
     def index_ids(self, collection: str, path: Sequence[str], value: Any) -> list[str] | None:
         """Ids whose value at ``path`` equals ``value`` in this process's shards, by an
         index; ``None`` when no index covers ``path``."""
-        spec = self._spec(collection)
-        steps = tuple(path)
-        index = next((i for i in spec.indexes if i.path == steps), None)
+        index = self._index_on(collection, path, "value")
         return None if index is None else self._indexes.lookup(index, value)
+
+    def _index_on(self, collection: str, path: Sequence[str], kind: str) -> IndexSpec | None:
+        steps = tuple(path)
+        found = (i for i in self._spec(collection).indexes if i.path == steps and i.kind == kind)
+        return next(found, None)
+
+    def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
+        """Ids of the documents whose field at ``path`` holds every term of ``words``, by a
+        text index (this process's shards); ``None`` when no text index covers ``path``."""
+        index = self._index_on(collection, path, "text")
+        return None if index is None else self._texts.ids(index, tokens(words))
+
+    def text_stats(
+        self, collection: str, path: Sequence[str], terms: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """The BM25 figures of a text index for ``terms`` (this process's shards)."""
+        index = self._index_on(collection, path, "text")
+        return None if index is None else self._texts.stats(index, list(terms))
 
     def index_range(
         self,
@@ -293,9 +327,7 @@ class LocalService:
     ) -> list[str] | None:
         """Ids whose value at ``path`` lies between the bounds, by an index (this process's
         shards); ``None`` when no index covers ``path`` or the range cannot be answered."""
-        spec = self._spec(collection)
-        steps = tuple(path)
-        index = next((i for i in spec.indexes if i.path == steps), None)
+        index = self._index_on(collection, path, "value")
         if index is None:
             return None
         return self._indexes.range(index, low, low_inclusive, high, high_inclusive)

@@ -129,6 +129,8 @@ class ShardRouter:
             "scan_page": self._scan_page,
             "index_ids": svc.index_ids,
             "index_range": svc.index_range,
+            "text_ids": svc.text_ids,
+            "text_stats": svc.text_stats,
             "stats": self._stats,
             "purge_expired": svc.purge_expired,
             **self._extra_reads,
@@ -242,37 +244,47 @@ class ShardRouter:
         ]
         return sum(await asyncio.gather(*parts))
 
+    async def _every_worker(self, op: str, *args: Any) -> list[Any]:
+        """The read ``op(*args)`` (a method of the local service) answered by every worker."""
+
+        async def ask(slot: int) -> Any:
+            if slot == self.slot:
+                return getattr(self.local, op)(*args)
+            return await self._peer(slot).call(op, *args)
+
+        return list(await asyncio.gather(*(ask(s) for s in range(self.workers))))
+
+    async def _ids(self, op: str, *args: Any) -> list[str] | None:
+        parts = await self._every_worker(op, *args)
+        if any(p is None for p in parts):
+            return None  # a worker has not taken the index in yet: scan instead
+        return sorted(i for part in parts for i in part)
+
     async def index_ids(self, collection: str, path: list[str], value: Any) -> list[str] | None:
         """Ids by the index on ``path`` from every worker, in id order (None: no index)."""
         if self.workers == 1:
             return self.local.index_ids(collection, path, value)
-
-        async def ask(slot: int) -> list[str] | None:
-            if slot == self.slot:
-                return self.local.index_ids(collection, path, value)
-            found = await self._peer(slot).call("index_ids", collection, path, value)
-            return None if found is None else list(found)
-
-        parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
-        if any(p is None for p in parts):
-            return None  # a worker has not taken the index in yet: scan instead
-        return sorted(i for part in parts if part is not None for i in part)
+        return await self._ids("index_ids", collection, path, value)
 
     async def index_range(self, collection: str, path: list[str], *bounds: Any) -> list[str] | None:
         """Ids by a range on the index on ``path`` from every worker (None: not answerable)."""
         if self.workers == 1:
             return self.local.index_range(collection, path, *bounds)
+        return await self._ids("index_range", collection, path, *bounds)
 
-        async def ask(slot: int) -> list[str] | None:
-            if slot == self.slot:
-                return self.local.index_range(collection, path, *bounds)
-            found = await self._peer(slot).call("index_range", collection, path, *bounds)
-            return None if found is None else list(found)
+    async def text_ids(self, collection: str, path: list[str], words: str) -> list[str] | None:
+        """Ids holding every term of ``words`` by the text index on ``path``, every worker."""
+        if self.workers == 1:
+            return self.local.text_ids(collection, path, words)
+        return await self._ids("text_ids", collection, path, words)
 
-        parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
-        if any(p is None for p in parts):
-            return None
-        return sorted(i for part in parts if part is not None for i in part)
+    async def text_stats(
+        self, collection: str, path: list[str], terms: list[str]
+    ) -> list[dict[str, Any] | None]:
+        """Every worker's BM25 figures of the text index on ``path`` (None: it has none)."""
+        if self.workers == 1:
+            return [self.local.text_stats(collection, path, terms)]
+        return await self._every_worker("text_stats", collection, path, terms)
 
     # --- scans -------------------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ namespace   key                                         value
                                                         (old images for the change feed)
 ``i``       ``i`` + index number (u32 BE) + packed       empty (the entry is the key)
             value + document id
+``t``       ``t`` + text index number (u32 BE) + term   how often the term occurs in the
+            + NUL + document id                         document's field (u32 BE)
+``u``       ``u`` + text index number (u32 BE) + id     how many terms the field holds
 ``w``       ``w`` + collection number (u32 BE) + id     when the document was last written
                                                         (u64 BE ms; collections with a TTL)
 ==========  ==========================================  ===============================
@@ -43,6 +46,7 @@ __all__ = [
     "packed_length",
     "prefix_end",
     "split_doc_key",
+    "text_prefixes",
     "unpack",
     "written_prefix",
 ]
@@ -53,6 +57,8 @@ META = b"m"
 OLD_IMAGE = b"o"
 INDEX = b"i"
 WRITTEN = b"w"
+TEXT = b"t"
+TEXT_LENGTH = b"u"
 MAX_ID_BYTES = 512
 
 _U32 = struct.Struct(">I")
@@ -68,6 +74,12 @@ def doc_prefix(collection_number: int) -> bytes:
 def index_prefix(index_number: int) -> bytes:
     """The key prefix of every entry of one secondary index."""
     return INDEX + _U32.pack(index_number)
+
+
+def text_prefixes(index_number: int) -> tuple[bytes, bytes]:
+    """The key prefixes of one text index: its postings and its field lengths."""
+    number = _U32.pack(index_number)
+    return TEXT + number, TEXT_LENGTH + number
 
 
 def written_prefix(collection_number: int) -> bytes:

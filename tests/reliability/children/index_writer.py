@@ -25,9 +25,15 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
+TEXTS = ["red fox", "blue fox jumps", "red red hen", "", "quick brown dog"]
+
+
 def doc(rng: random.Random) -> dict[str, object]:
     value = rng.choice(VALUES)
-    return {"n": rng.randrange(1000)} if value is None else {"g": value, "n": rng.randrange(9)}
+    text = rng.choice(TEXTS)
+    if value is None:
+        return {"n": rng.randrange(1000), "t": text}
+    return {"g": value, "n": rng.randrange(9), "t": text}
 
 
 def work(coll: lumadb.Collection, seed: int) -> None:
@@ -50,6 +56,7 @@ def main() -> None:
     db = lumadb.open(args.dir, shards=2, durability="off")
     db.create_collection("ix", exist_ok=True)
     db.query("CREATE INDEX IF NOT EXISTS ix_g ON ix (g)")
+    db.query("CREATE TEXT INDEX IF NOT EXISTS ix_t ON ix (t)")
     coll = db.collection("ix")
     for t in range(2):
         threading.Thread(target=work, args=(coll, args.seed * 10 + t), daemon=True).start()
