@@ -13,6 +13,11 @@
 ``group_by_vs_sqlite``
     The same GROUP BY against SQLite over the same documents stored as JSON text, with
     ``json_extract``.
+``text_vs_fts5``
+    ``SELECT id FROM notes WHERE MATCH(body, ?)`` with two words, over a text index, against
+    SQLite's FTS5 answering ``... WHERE notes MATCH ?`` (also every word) over the same
+    texts: the RocksDB-kept index (chosen because its entries join the document's batch)
+    against a purpose-built inverted index. No target is set; the figure is reported.
 
 The contenders take turns chunk by chunk (:func:`benchmarks.harness.interleave`).
 """
@@ -37,6 +42,8 @@ GROUPS = 50
 CHUNK = 2000  # point reads per chunk
 
 TARGETS = {"point_vs_get": 0.5, "group_by_vs_duckdb": 0.5, "group_by_vs_sqlite": 10.0}
+VOCABULARY = 2000  # distinct words of the texts, drawn Zipf-like
+TEXT_QUERIES = 200  # searches per chunk
 GROUP_BY = "SELECT g, count(*) AS c, sum(n) AS s, avg(n) AS a FROM docs GROUP BY g ORDER BY g"
 GROUP_BY_SQLITE = (
     "SELECT json_extract(doc, '$.g') AS g, count(*), sum(json_extract(doc, '$.n')), "
@@ -154,10 +161,61 @@ def run(quick: bool) -> Report:
         report.figures["columnar_answers"] = db.stats()["columnar"]["answered"]
         lite.close()
         duck.close()
+        _text(db, rng, size, report, say)
     report.figures["documents"] = size.documents
     report.packages("sqlglot", "duckdb", "pyarrow")
     report.versions["sqlite"] = sqlite3.sqlite_version
     return report
+
+
+class _Searches:
+    """``search(words)`` for each query, all of them per chunk."""
+
+    def __init__(self, search: object, queries: list[str], chunks: int) -> None:
+        self._search = search
+        self._queries = queries
+        self.ops = len(queries) * chunks
+        self.chunks = chunks
+        self.found = 0
+
+    def start(self) -> None:
+        """Nothing to prepare."""
+
+    def chunk(self, index: int) -> None:
+        self.found = sum(len(self._search(q)) for q in self._queries)  # type: ignore[operator]
+
+    def finish(self) -> None:
+        """Nothing to release."""
+
+
+def _text(
+    db: lumadb.Database, rng: random.Random, size: Size, report: Report, say: Progress
+) -> None:
+    words = [f"w{i}" for i in range(VOCABULARY)]
+    weights = [1 / (i + 1) for i in range(VOCABULARY)]
+    count = size.documents // 2
+    texts = [(f"n{i:07d}", " ".join(rng.choices(words, weights, k=12))) for i in range(count)]
+    say(f"text search over {count:,} documents")
+    notes = db.create_collection("notes")
+    db.query("CREATE TEXT INDEX notes_body ON notes (body)")
+    for at in range(0, count, 5000):
+        notes.put_many([(i, {"body": t}) for i, t in texts[at : at + 5000]])
+    lite = sqlite3.connect(":memory:")
+    lite.execute("CREATE VIRTUAL TABLE notes USING fts5(id UNINDEXED, body)")
+    lite.executemany("INSERT INTO notes VALUES (?, ?)", texts)
+    queries = [" ".join(rng.sample(words[10:200], 2)) for _ in range(TEXT_QUERIES)]
+    text = "SELECT id FROM notes WHERE MATCH(body, ?)"
+    fts = "SELECT id FROM notes WHERE notes MATCH ?"
+    settle()
+    ours = _Searches(lambda q: db.execute(text, [q]).rows, queries, 2)
+    theirs = _Searches(lambda q: lite.execute(fts, [q]).fetchall(), queries, 2)
+    rates = interleave(size.rounds, {"lql": ours, "fts5": theirs})
+    if ours.found != theirs.found:
+        raise RuntimeError(f"MATCH found {ours.found} rows, FTS5 {theirs.found}")
+    report.add_ratio("text_vs_fts5", rates, "lql", "fts5")
+    report.add_rates("text", rates, "searches_s")
+    report.figures["text_rows_found"] = ours.found
+    lite.close()
 
 
 def _check_same_groups(ours: object, theirs: object) -> None:
