@@ -243,3 +243,24 @@ def test_text_search_spans_every_worker(api: Api, name: str) -> None:
     assert [r[0] for r in found["rows"]] == sorted(k for k in bodies if int(k[1:]) % 3 == 0)
     scores = {r[1] for r in found["rows"]}
     assert len(scores) == 1 and scores.pop() > 0  # the same text: the same score
+
+
+def test_a_transaction_commits_across_workers(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    for i in range(6):
+        api.call("PUT", f"/api/v1/{docs}/a{i}", token=api.admin, json={"bal": 100})
+    moves = "".join(
+        f"UPDATE {docs} SET bal = bal - 10 WHERE id = 'a0';"
+        f"UPDATE {docs} SET bal = bal + 10 WHERE id = 'a{i}';"
+        for i in range(1, 6)
+    )
+    done = _query(api, api.admin, f"BEGIN; {moves} SELECT sum(bal) FROM {docs}; COMMIT")
+    assert done.status_code == 200, done.text
+    assert done.json()["rows"] == [[600]]
+    listed = _query(api, api.admin, f"SELECT id, bal FROM {docs} ORDER BY id").json()["rows"]
+    assert listed == [["a0", 50]] + [[f"a{i}", 110] for i in range(1, 6)]
+    dangling = _query(api, api.admin, f"BEGIN; UPDATE {docs} SET bal = 0")
+    assert dangling.status_code == 400
+    assert _query(api, api.admin, f"SELECT count(*) FROM {docs} WHERE bal = 0").json()["rows"] == [
+        [0]
+    ]

@@ -111,6 +111,9 @@ class _RoutedSource:
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         return self._ctx.service.drop_index(name, missing_ok=missing_ok)
 
+    def commit(self, writes: Sequence[tuple[str, str, Document | None, int]]) -> int:
+        return self._wait(self._docs.commit(list(writes)))
+
     def set_ttl(self, name: str, seconds: float | None) -> dict[str, Any]:
         if seconds is None:  # every worker deletes what has expired in its shards first
             self._wait(

@@ -23,6 +23,7 @@ from lumadb.query.explain import explain
 from lumadb.query.parser import CollectionDDL, Explain, Lql, Statement, parse
 from lumadb.query.plans import Plan, Result, Source, with_ctes
 from lumadb.query.select import plan_ctes, plan_select
+from lumadb.query.transactions import Transaction
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
 
 __all__ = ["Engine", "Prepared", "Result", "Source", "plan"]
@@ -78,18 +79,53 @@ class Engine:
             raise QueryError(f"params must be a list or an object, not {type(params).__name__}")
         try:  # no context manager here: this is the path of every point query
             plans = prepared.plans
-            if len(plans) == 1:
+            if len(plans) == 1 and plans[0] not in _MARKERS:
                 return plans[0](target, params)
-            result = Result([], [])
-            for run in plans:
-                result = run(target, params)
-            return result
+            return _run_all(plans, target, params)
         except RecursionError:
             raise QueryError("the statement is nested too deeply") from None
 
     def query(self, text: str, params: Params | None = None) -> Result:
         """Run every statement of ``text``; the result is the last one's."""
         return self.run(self.prepare(text), params)
+
+
+def _begin(source: Source, params: Params) -> Result:
+    raise QueryError("BEGIN")  # never run: a marker _run_all acts on
+
+
+def _commit(source: Source, params: Params) -> Result:
+    raise QueryError("COMMIT")
+
+
+def _rollback(source: Source, params: Params) -> Result:
+    raise QueryError("ROLLBACK")
+
+
+_MARKERS = (_begin, _commit, _rollback)
+
+
+def _run_all(plans: list[Plan], target: Source, params: Params) -> Result:
+    """Statements in order; those between BEGIN and COMMIT as one transaction."""
+    result: Result | None = None  # the last statement's (BEGIN, COMMIT: only if alone)
+    tx: Transaction | None = None
+    for run in plans:
+        if run is _begin:
+            if tx is not None:
+                raise QueryError("BEGIN inside a transaction: transactions do not nest")
+            tx = Transaction(target)
+        elif run is _commit or run is _rollback:
+            if tx is None:
+                raise QueryError(f"{'COMMIT' if run is _commit else 'ROLLBACK'} without BEGIN")
+            writes = tx.pending() if run is _commit else []
+            done = target.commit(writes) if writes else 0
+            word = "committed" if run is _commit else "rolled back"
+            result, tx = result or Result(["transaction", "writes"], [[word, done]]), None
+        else:
+            result = run(tx or target, params)
+    if tx is not None:
+        raise QueryError("BEGIN without COMMIT or ROLLBACK in the same request: nothing written")
+    return result or Result([], [])
 
 
 @contextlib.contextmanager
@@ -102,7 +138,7 @@ def _bounded_depth() -> Iterator[None]:
         raise QueryError("the statement is nested too deeply") from None
 
 
-def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
+def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:  # noqa: PLR0911 - by kind
     """The plan of one statement and the permissions it needs."""
     if isinstance(statement, exp.Expression):
         number_parameters(statement)
@@ -120,6 +156,9 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
             return Result(["plan"], [[line] for line in lines])
 
         return show, needs
+    marker = _marker(statement)
+    if marker is not None:
+        return marker, []
     if isinstance(statement, CollectionDDL | exp.Create | exp.Drop):
         return _definition(statement)
     if isinstance(statement, exp.Select):
@@ -145,6 +184,14 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:
             return with_ctes(plan_update(statement), ctes), needs
         return with_ctes(plan_delete(statement), ctes), needs
     raise QueryError(f"{statement.key.upper()} statements are not supported in LQL")
+
+
+def _marker(statement: Statement) -> Plan | None:
+    """The plan of BEGIN, COMMIT or ROLLBACK (``None``: another statement)."""
+    for kind, marker in ((exp.Transaction, _begin), (exp.Commit, _commit)):
+        if isinstance(statement, kind):
+            return marker
+    return _rollback if isinstance(statement, exp.Rollback) else None
 
 
 def _definition(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -578,6 +579,36 @@ class LocalService:
         key = spec.prefix + keys.encode_id(doc_id)
         expect = NO_EXPECT if version is None else version
         return self.store.shard_for(key).delete(key, spec.images, expect)
+
+    def commit(self, writes: Sequence[tuple[str, str, Document | None, int]]) -> int:
+        """Apply a transaction's writes — ``(collection, id, document or None to delete,
+        expect)`` with ``expect`` as :meth:`Shard.put` takes it — all or none.
+
+        Every shard involved is paused while all expectations are checked and all batches
+        built (a hook refusing a document refuses the whole transaction); then each shard
+        writes its one batch. So a conflict leaves nothing written, and each shard's part is
+        atomic; a crash between two shards' writes can keep one shard's part without the
+        other's. Returns how many writes there were.
+        """
+        self.store.check_open()
+        groups: dict[int, list[tuple[bytes, bytes | None, int, int]]] = {}
+        for collection, doc_id, doc, expect in writes:
+            spec = self._spec(collection)
+            key = spec.prefix + _encode_id(doc_id)
+            body = None if doc is None else self._encode(doc_id, doc)
+            groups.setdefault(self._shard_index(key), []).append((key, body, spec.images, expect))
+        shards = [(self._shards[at], ops) for at, ops in sorted(groups.items())]
+        with contextlib.ExitStack() as paused:
+            for shard, _ in shards:
+                paused.enter_context(shard.exclusive())
+            for shard, ops in shards:
+                shard.check_ops(ops)
+            batches = [shard.build_ops(ops) for shard, ops in shards]
+            for (shard, ops), batch in zip(shards, batches, strict=True):
+                shard.write_ops(batch, ops)
+        for shard, _ in shards:
+            shard.wait_durable()
+        return len(writes)
 
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard."""

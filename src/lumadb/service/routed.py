@@ -116,6 +116,7 @@ class ShardRouter:
             "insert": functools.partial(self.write, svc.insert),
             "delete": functools.partial(self.write, svc.delete),
             "put_many": functools.partial(self.write, svc.put_many),
+            "commit": functools.partial(self.write, svc.commit),
             **self._extra_waits,
         }
 
@@ -212,6 +213,24 @@ class ShardRouter:
         for pos, doc_id in enumerate(ids):
             groups.setdefault(self.owner(collection, doc_id), []).append(pos)
         return groups
+
+    async def commit(self, writes: list[tuple[str, str, Document | None, int]]) -> int:
+        """A transaction's writes, by the worker owning each document's shard.
+
+        One worker's part is all or none (:meth:`LocalService.commit`); the parts go to their
+        workers in slot order, each once the one before has committed, so a conflict found by
+        a later worker leaves the earlier parts committed.
+        """
+        parts: dict[int, list[tuple[str, str, Document | None, int]]] = {}
+        for write in writes:
+            parts.setdefault(self.owner(write[0], write[1]), []).append(write)
+        done = 0
+        for slot, part in sorted(parts.items()):
+            if slot == self.slot:
+                done += await self.write(self.local.commit, part)
+            else:
+                done += await self._peer(slot).call("commit", part)
+        return done
 
     async def get_many(self, collection: str, ids: list[str]) -> list[Document | None]:
         """Documents in the order of ``ids``; each worker asked once, all at once."""

@@ -322,6 +322,46 @@ class Shard:
             batch.put(key, body)
             pending[key] = body
 
+    # A transaction's writes of this shard: (key, body or None to delete, images, expect).
+    # The caller holds :meth:`exclusive` across all three steps (and across every shard of
+    # the transaction), so nothing changes between the check and the write.
+
+    def check_ops(self, ops: list[tuple[bytes, bytes | None, int, int]]) -> None:
+        """Raise if any write's expectation fails (earlier writes of the same key count)."""
+        self._check_writable()
+        pending: dict[bytes, bytes | None] = {}
+        for key, body, _, expect in ops:
+            current = pending[key] if key in pending else self.hybrid.current(key)
+            _check_expect(key, current, expect)
+            pending[key] = body
+
+    def build_ops(self, ops: list[tuple[bytes, bytes | None, int, int]]) -> Batch:
+        """The one batch of the writes, with their hooks' entries (hooks may refuse)."""
+        batch = self.engine.batch()
+        pending: dict[bytes, bytes | None] = {}
+        for key, body, images, _ in ops:
+            current = pending[key] if key in pending else self.hybrid.current(key)
+            if body is None and current is None:
+                continue  # deleting what is not there writes nothing
+            self._derived(batch, key, body, current, images)
+            if body is None:
+                batch.delete(key)
+            else:
+                batch.put(key, body)
+            pending[key] = body
+        return batch
+
+    def write_ops(self, batch: Batch, ops: list[tuple[bytes, bytes | None, int, int]]) -> None:
+        """Write the batch :meth:`build_ops` made and keep L1 exact."""
+        self._write(batch)
+        for key, body, _, _ in ops:
+            self._wrote(hash(key) & _MASK, key, body)
+
+    def wait_durable(self) -> None:
+        """Wait for the last write as the durability mode says."""
+        if self._wait is not None:
+            self._wait()
+
     def drop_range(self, prefix: bytes) -> None:
         """Delete every document under ``prefix`` (a dropped collection)."""
         self._check_writable()
