@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -264,3 +265,26 @@ def test_a_transaction_commits_across_workers(api: Api, name: str) -> None:
     assert _query(api, api.admin, f"SELECT count(*) FROM {docs} WHERE bal = 0").json()["rows"] == [
         [0]
     ]
+
+
+def test_results_stream_as_ndjson_when_asked(api: Api, name: str) -> None:
+    docs = api.collection(name)
+    rows = "\n".join(f'{{"id": "d{i:04d}", "n": {i}}}' for i in range(2000))
+    kind = {"content-type": "application/x-ndjson"}
+    bulk = api.call("POST", f"/api/v1/{docs}/_bulk", token=api.admin, content=rows, headers=kind)
+    assert bulk.status_code == 200, bulk.text
+    body = {"query": f"SELECT id, n FROM {docs} ORDER BY id"}
+    streamed = api.call(
+        "POST",
+        "/api/v1/_query",
+        token=api.admin,
+        json=body,
+        headers={"accept": "application/x-ndjson"},
+    )
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in streamed.text.splitlines()]
+    assert lines[0] == {"columns": ["id", "n"]}
+    assert lines[1:] == [[f"d{i:04d}", i] for i in range(2000)]
+    plain = api.call("POST", "/api/v1/_query", token=api.admin, json=body).json()
+    assert plain["rows"] == lines[1:]

@@ -37,11 +37,13 @@ _JSON_TYPES = (b"application/json", b"application/x-ndjson", b"application/merge
 
 @dataclass(slots=True)
 class Response:
-    """A complete response: status, headers and body."""
+    """A response: status, headers and body — or, with ``chunks``, a body sent piece by
+    piece as they are made (no content-length; chunked transfer)."""
 
     status: int
     body: bytes = b""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    chunks: Iterable[bytes] | None = None
 
 
 def json_response(
@@ -58,6 +60,13 @@ def empty_response(status: int = 204, headers: Iterable[tuple[bytes, bytes]] = (
 
 async def send_response(send: Send, response: Response, request_id: str) -> None:
     """Write ``response`` (with its length and the request id) to the client."""
+    if response.chunks is not None:
+        headers = [*response.headers, (b"x-request-id", request_id.encode())]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        for chunk in response.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     headers = [
         *response.headers,
         (b"content-length", str(len(response.body)).encode()),

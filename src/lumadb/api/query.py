@@ -20,7 +20,7 @@ from lumadb.api._wire import Request, Response, json_response
 from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
 from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation
-from lumadb.query import Engine
+from lumadb.query import Engine, Result
 from lumadb.query.columnar import Shipped
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
@@ -178,4 +178,21 @@ class QueryRoutes:
                 )
         source = _RoutedSource(self.ctx, asyncio.get_running_loop())
         result = await self.ctx.blocking(self.engine.run, prepared, values, source)
+        if b"application/x-ndjson" in (request.header(b"accept") or b""):
+            return Response(200, headers=[(b"content-type", _NDJSON)], chunks=_lines(result))
         return json_response({"columns": result.columns, "rows": result.rows})
+
+
+_NDJSON = b"application/x-ndjson"
+_ROWS_PER_CHUNK = 1000
+
+
+def _lines(result: Result) -> Iterator[bytes]:
+    """NDJSON: ``{"columns": [...]}``, then one JSON array per row, a thousand rows a chunk."""
+    yield orjson.dumps({"columns": result.columns}, option=orjson.OPT_APPEND_NEWLINE)
+    rows = result.rows
+    for at in range(0, len(rows), _ROWS_PER_CHUNK):
+        yield b"".join(
+            orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+            for row in rows[at : at + _ROWS_PER_CHUNK]
+        )
