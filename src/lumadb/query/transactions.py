@@ -14,6 +14,7 @@ What the commit guarantees across shards is the service's (see
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,8 +68,10 @@ class Transaction:
 
     def scan(self, collection: str, rng: ScanRange) -> Iterator[tuple[str, Document]]:
         mine = {i: w[0] for (c, i), w in self._writes.items() if c == collection}
-        stored = ((i, d) for i, d in self.base.scan(collection, rng) if i not in mine)
-        added = sorted((i, d) for i, d in mine.items() if d is not _GONE and _within(i, rng))
+        whole = dataclasses.replace(rng, limit=None)  # the limit applies after the merge
+        stored = ((i, d) for i, d in self.base.scan(collection, whole) if i not in mine)
+        kept = ((i, d) for i, d in mine.items() if d is not _GONE and _within(i, rng))
+        added = sorted(kept, key=lambda pair: pair[0], reverse=rng.reverse)
         merged = heapq.merge(stored, added, key=lambda pair: pair[0], reverse=rng.reverse)
         return iter(merged) if rng.limit is None else itertools.islice(merged, rng.limit)
 

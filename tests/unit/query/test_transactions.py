@@ -154,3 +154,18 @@ def test_canary_a_commit_without_its_checks_loses_the_update(
     _race(db, monkeypatch)
     db.query(TRANSFER)
     assert _balances(db)["a0"] == 99  # the racing write of 1 was overwritten: lost
+
+
+def test_scans_inside_merge_the_buffer_in_order(db: lumadb.Database) -> None:
+    from lumadb.query.transactions import Transaction
+    from lumadb.service import ScanRange
+
+    tx = Transaction(db._svc)
+    tx.put_if("acct", "a35", {"bal": 1}, None)
+    tx.put_if("acct", "a0", {"bal": 2}, tx.get_versioned("acct", "a0")[1])  # type: ignore[index]
+    tx.delete("acct", "a6")
+    forward = [i for i, _ in tx.scan("acct", ScanRange())]
+    assert forward == ["a0", "a1", "a2", "a3", "a35", "a4", "a5", "a7"]
+    backward = [i for i, _ in tx.scan("acct", ScanRange(reverse=True, limit=3))]
+    assert backward == ["a7", "a5", "a4"]
+    assert dict(tx.scan("acct", ScanRange(prefix="a3")))["a35"] == {"bal": 1}
