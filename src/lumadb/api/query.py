@@ -97,8 +97,16 @@ class _RoutedSource:
         *,
         exist_ok: bool = False,
         kind: str = "value",
+        more: Sequence[Sequence[str]] = (),
     ) -> dict[str, Any]:
-        return self._ctx.service.create_index(collection, name, path, exist_ok=exist_ok, kind=kind)
+        service = self._ctx.service
+        return service.create_index(collection, name, path, exist_ok=exist_ok, kind=kind, more=more)
+
+    def index_match(
+        self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]
+    ) -> list[str] | None:
+        given = [(list(path), value) for path, value in equalities]
+        return self._wait(self._docs.index_match(collection, given))
 
     def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
         return self._wait(self._docs.text_ids(collection, list(path), words))

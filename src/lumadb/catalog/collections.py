@@ -49,19 +49,36 @@ class IndexSpec:
     number: int
     path: tuple[str, ...]
     kind: str = "value"  # "value": equality and ranges; "text": full-text (MATCH)
+    more: tuple[tuple[str, ...], ...] = ()  # a composite index's further paths, in order
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        """Every path the index covers, the first one first."""
+        return (self.path, *self.more)
+
+    def shown(self) -> str:
+        """The paths as LQL writes them: ``a.b`` or ``a, b.c``."""
+        return ", ".join(".".join(p) for p in self.paths)
 
     def to_record(self) -> dict[str, Any]:
         """The stored form (and the description)."""
-        record = {"name": self.name, "number": self.number, "path": list(self.path)}
+        record: dict[str, Any] = {"name": self.name, "number": self.number, "path": list(self.path)}
         if self.kind != "value":
             record["kind"] = self.kind
+        if self.more:
+            record["more"] = [list(p) for p in self.more]
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> IndexSpec:
         """Rebuild from :meth:`to_record` output."""
+        more = tuple(tuple(p) for p in record.get("more", ()))
         return cls(
-            record["name"], record["number"], tuple(record["path"]), record.get("kind", "value")
+            record["name"],
+            record["number"],
+            tuple(record["path"]),
+            record.get("kind", "value"),
+            more,
         )
 
 
@@ -98,7 +115,7 @@ class CollectionSpec:
         }
         if self.indexes:
             described["indexes"] = [
-                {"name": i.name, "path": ".".join(i.path)}
+                {"name": i.name, "path": i.shown()}
                 | ({"kind": i.kind} if i.kind != "value" else {})
                 for i in self.indexes
             ]
@@ -171,13 +188,19 @@ class Catalog:
         return None
 
     def with_index(
-        self, collection: str, name: str, path: tuple[str, ...], kind: str = "value"
+        self,
+        collection: str,
+        name: str,
+        path: tuple[str, ...],
+        kind: str = "value",
+        more: tuple[tuple[str, ...], ...] = (),
     ) -> Catalog:
-        """A catalog where ``collection`` also has the index ``name`` on ``path``."""
+        """A catalog where ``collection`` also has the index ``name`` on ``path`` (and
+        ``more`` paths, for a composite index)."""
         if self.next_number > MAX_NUMBER:
             raise InvalidArgument("no index numbers left")
         spec = self.collections[collection]
-        index = IndexSpec(name, self.next_number, path, kind)
+        index = IndexSpec(name, self.next_number, path, kind, more)
         changed = replace(spec, indexes=(*spec.indexes, index))
         return Catalog({**self.collections, collection: changed}, self.next_number + 1)
 

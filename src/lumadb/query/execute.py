@@ -229,19 +229,21 @@ def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, 
     collection = index.args["table"].name
     params = index.args.get("params")
     columns = list(params.args.get("columns") or []) if params is not None else []
-    if len(columns) != 1:
-        raise QueryError("an index covers one field path for now")
-    target = columns[0].this if isinstance(columns[0], exp.Ordered) else columns[0]
-    path = path_of(target, Scope(tables=frozenset({collection})))
-    if not path or not all(isinstance(p, str) for p in path):
-        raise QueryError(f"an index needs a field path, not {target.sql(dialect=Lql)}")
-    name, exist_ok = index.name, bool(statement.args.get("exists"))
-    steps = [str(p) for p in path]
-
     kind = "text" if statement.meta.get("text_index") else "value"
+    if not columns or (kind == "text" and len(columns) != 1):
+        raise QueryError("an index covers field paths: ON c (path[, path ...])")
+    paths = []
+    for column in columns:
+        target = column.this if isinstance(column, exp.Ordered) else column
+        path = path_of(target, Scope(tables=frozenset({collection})))
+        if not path or not all(isinstance(p, str) for p in path):
+            raise QueryError(f"an index needs a field path, not {target.sql(dialect=Lql)}")
+        paths.append([str(p) for p in path])
+    name, exist_ok = index.name, bool(statement.args.get("exists"))
+    steps, more = paths[0], paths[1:]
 
     def create(source: Source, params: Params) -> Result:
-        made = source.create_index(collection, name, steps, exist_ok=exist_ok, kind=kind)
+        made = source.create_index(collection, name, steps, exist_ok=exist_ok, kind=kind, more=more)
         return Result(["index", "collection", "path"], [[name, collection, made["path"]]])
 
     return create, [("admin", collection)]

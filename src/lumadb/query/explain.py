@@ -60,13 +60,15 @@ def _access(
             f"Filter: {_sql(where)}" if where is not None else "",
         ]
     covered = {i["path"]: i["name"] for i in indexes.get(collection, []) if i.get("kind") != "text"}
-    for path, _ in index_candidates(where, Scope(tables=names)):
-        name = covered.get(".".join(path))
-        if name is not None:
-            return [
-                f"Index lookup on {collection} by {name} ({'.'.join(path)} = ...), every shard",
-                f"Filter: {_sql(where)}" if where is not None else "",
-            ]
+    equal = {".".join(path) for path, _ in index_candidates(where, Scope(tables=names))}
+    best = _best_index(covered, equal)
+    if best is not None:
+        chosen, used = best
+        terms = ", ".join(f"{p} = ..." for p in used)
+        return [
+            f"Index lookup on {collection} by {chosen} ({terms}), every shard",
+            f"Filter: {_sql(where)}" if where is not None else "",
+        ]
     for bounded in index_ranges(where, Scope(tables=names)):
         name = covered.get(".".join(bounded.path))
         if name is not None and where is not None and _may_range(bounded):
@@ -79,6 +81,16 @@ def _access(
     if where is not None:
         lines.append(f"Filter: {_sql(where)}")
     return lines
+
+
+def _best_index(covered: dict[str, str], equal: set[str]) -> tuple[str, list[str]] | None:
+    """The index with the most paths, all of them asked for (as the planner picks)."""
+    best: tuple[str, list[str]] | None = None
+    for shown, name in covered.items():
+        paths = shown.split(", ")
+        if all(p in equal for p in paths) and (best is None or len(paths) > len(best[1])):
+            best = (name, paths)
+    return best
 
 
 def _may_range(bounded: Range) -> bool:

@@ -77,7 +77,11 @@ class Source(Protocol):
         *,
         exist_ok: bool = False,
         kind: str = "value",
+        more: Sequence[Sequence[str]] = (),
     ) -> dict[str, Any]: ...
+    def index_match(
+        self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]
+    ) -> list[str] | None: ...
     def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None: ...
     def text_stats(
         self, collection: str, path: Sequence[str], terms: Sequence[str]
@@ -240,8 +244,9 @@ class Rows:
                 ids = source.text_ids(self.collection, self.text[0], words)
                 if ids is not None:
                     return ids
-        for path, value in self.indexed:
-            ids = source.index_ids(self.collection, path, value({}, params))
+        if self.indexed:  # the index covering the most of the equalities
+            given = [(path, value({}, params)) for path, value in self.indexed]
+            ids = source.index_match(self.collection, given)
             if ids is not None:
                 return ids
         for r in self.ranges:
@@ -424,6 +429,13 @@ class CteSource:
         if collection in self.tables:
             return None  # a WITH query's rows have no index
         return self._base.index_ids(collection, path, value)
+
+    def index_match(
+        self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]
+    ) -> list[str] | None:
+        if collection in self.tables:
+            return None
+        return self._base.index_match(collection, equalities)
 
     def index_range(self, collection: str, path: Sequence[str], *bounds: Any) -> list[str] | None:
         if collection in self.tables:

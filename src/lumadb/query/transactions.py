@@ -84,6 +84,11 @@ class Transaction:
     def index_range(self, collection: str, path: Sequence[str], *bounds: Any) -> list[str] | None:
         return None
 
+    def index_match(
+        self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]
+    ) -> list[str] | None:
+        return None
+
     def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
         return None
 

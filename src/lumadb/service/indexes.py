@@ -56,7 +56,7 @@ class IndexHook:
     def __init__(self, collection: CollectionSpec, index: IndexSpec, shard: Shard) -> None:
         self.prefix = collection.prefix
         self.entries = keys.index_prefix(index.number)
-        self.path = index.path
+        self.paths = index.paths
         self.index = index
         self._shard = shard
         self._outside = FAULTS.index_outside_batch  # read once: the hot path pays nothing
@@ -65,10 +65,11 @@ class IndexHook:
         """The entry key of the document stored as ``body`` (None: it has none)."""
         if body is None:
             return None
-        value = index_value(orjson.loads(body), self.path)
-        if value is None:
-            return None
-        return self.entries + keys.pack((value,)) + raw_id
+        doc = orjson.loads(body)
+        values = tuple(index_value(doc, path) for path in self.paths)
+        if None in values:
+            return None  # a composite entry needs every one of its values
+        return self.entries + keys.pack(values) + raw_id
 
     def on_write(self, batch: Batch, key: bytes, new: bytes | None, old: bytes | None) -> None:
         """Replace the document's entry in the batch that writes it."""
@@ -158,15 +159,23 @@ class IndexSet:
 
     def lookup(self, index: IndexSpec, value: Any) -> list[str]:
         """Ids of the documents whose indexed value equals ``value``, in id order."""
-        value = _as_key(value)
-        if value is None:
+        return self.lookup_leading(index, (value,))
+
+    def lookup_leading(self, index: IndexSpec, values: tuple[Any, ...]) -> list[str]:
+        """Ids of the documents whose first ``len(values)`` indexed values are ``values``."""
+        wanted = tuple(_as_key(v) for v in values)
+        if None in wanted:
             return []
         hooks = self._hooks.get(index.number)
         if hooks is None:
             return []
-        start = hooks[0].entries + keys.pack((value,))
+        start = hooks[0].entries + keys.pack(wanted)
+        skip = len(index.paths) - len(wanted)  # the further values before the id
         ids = []
         for shard in self._shards:
             for key, _ in shard.scan(start, keys.prefix_end(start)):
-                ids.append(key[len(start) :].decode())
+                rest = key[len(start) :]
+                for _ in range(skip):
+                    rest = rest[keys.packed_length(rest) :]
+                ids.append(rest.decode())
         return sorted(ids)

@@ -246,11 +246,20 @@ class LocalService:
         *,
         exist_ok: bool = False,
         kind: str = "value",
+        more: Sequence[Sequence[str]] = (),
     ) -> dict[str, Any]:
-        """Index ``collection`` on the field ``path`` (built before this returns); ``kind``
-        ``"text"`` makes a full-text index (for MATCH)."""
+        """Index ``collection`` on the field ``path`` (and the ``more`` paths after it, for a
+        composite index; built before this returns); ``kind`` ``"text"`` makes a full-text
+        index (for MATCH)."""
         if kind not in ("value", "text"):
             raise InvalidArgument(f"an index is of kind 'value' or 'text', not {kind!r}")
+        further = tuple(tuple(p) for p in more)
+        if further and kind != "value":
+            raise InvalidArgument("a text index covers one field")
+        if any(not p or not all(isinstance(s, str) and s for s in p) for p in further):
+            raise InvalidArgument("an index needs field paths of names")
+        if len(set((tuple(path), *further))) != 1 + len(further):
+            raise InvalidArgument("an index names each field once")
         validate_name(name)
         steps = tuple(path)
         if not steps or not all(isinstance(p, str) and p for p in steps):
@@ -263,22 +272,27 @@ class LocalService:
             spec = self._spec(collection)
             found = self._catalog.index(name)
             if found is None:
-                clash = next((i for i in spec.indexes if i.path == steps and i.kind == kind), None)
+                clash = next(
+                    (i for i in spec.indexes if i.paths == (steps, *further) and i.kind == kind),
+                    None,
+                )
                 if clash is not None:
                     raise Conflict(
                         f"{collection} is indexed on {'.'.join(steps)} by {clash.name!r}"
                     )
-                self._write_catalog(self._catalog.with_index(collection, name, steps, kind))
+                made = self._catalog.with_index(collection, name, steps, kind, further)
+                self._write_catalog(made)
             elif (
                 not exist_ok
                 or found[0].name != collection
-                or found[1].path != steps
+                or found[1].paths != (steps, *further)
                 or found[1].kind != kind
             ):
                 raise Conflict(f"index {name!r} already exists")
         self._drop_numbers(gone)
-        made = {"name": name, "collection": collection, "path": ".".join(steps)}
-        return made | ({"kind": kind} if kind != "value" else {})
+        shown = ", ".join(".".join(p) for p in (steps, *further))
+        described = {"name": name, "collection": collection, "path": shown}
+        return described | ({"kind": kind} if kind != "value" else {})
 
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop the index ``name`` and its entries; returns whether it existed."""
@@ -301,8 +315,29 @@ class LocalService:
 
     def _index_on(self, collection: str, path: Sequence[str], kind: str) -> IndexSpec | None:
         steps = tuple(path)
-        found = (i for i in self._spec(collection).indexes if i.path == steps and i.kind == kind)
+        indexes = self._spec(collection).indexes
+        found = (i for i in indexes if i.path == steps and i.kind == kind and not i.more)
         return next(found, None)
+
+    def index_match(
+        self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]
+    ) -> list[str] | None:
+        """Ids by the value index with the most paths, all of them among ``equalities``
+        (``path = value`` terms ANDed), in this process's shards; ``None``: no index fits.
+
+        A composite index holds only documents with a value at every one of its paths, so it
+        answers only when every path is asked for (a document lacking one cannot match).
+        """
+        given = {tuple(path): value for path, value in equalities}
+        fitting = [
+            i
+            for i in self._spec(collection).indexes
+            if i.kind == "value" and all(p in given for p in i.paths)
+        ]
+        if not fitting:
+            return None
+        index = max(fitting, key=lambda i: len(i.paths))
+        return self._indexes.lookup_leading(index, tuple(given[p] for p in index.paths))
 
     def text_ids(self, collection: str, path: Sequence[str], words: str) -> list[str] | None:
         """Ids of the documents whose field at ``path`` holds every term of ``words``, by a

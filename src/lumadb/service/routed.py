@@ -131,6 +131,7 @@ class ShardRouter:
             "index_ids": svc.index_ids,
             "index_range": svc.index_range,
             "text_ids": svc.text_ids,
+            "index_match": svc.index_match,
             "text_stats": svc.text_stats,
             "stats": self._stats,
             "purge_expired": svc.purge_expired,
@@ -290,6 +291,14 @@ class ShardRouter:
         if self.workers == 1:
             return self.local.index_range(collection, path, *bounds)
         return await self._ids("index_range", collection, path, *bounds)
+
+    async def index_match(
+        self, collection: str, equalities: list[tuple[list[str], Any]]
+    ) -> list[str] | None:
+        """Ids by the index covering the most of ``equalities``, from every worker."""
+        if self.workers == 1:
+            return self.local.index_match(collection, equalities)
+        return await self._ids("index_match", collection, equalities)
 
     async def text_ids(self, collection: str, path: list[str], words: str) -> list[str] | None:
         """Ids holding every term of ``words`` by the text index on ``path``, every worker."""

@@ -94,7 +94,8 @@ def test_index_names_paths_and_drops(db: lumadb.Database) -> None:
     db.query("CREATE INDEX IF NOT EXISTS p_city ON p (city)")  # the same: nothing to do
     for bad, match in [
         ("CREATE UNIQUE INDEX u ON p (n)", "UNIQUE"),
-        ("CREATE INDEX two ON p (n, city)", "one field path"),
+        ("CREATE INDEX two ON p (n, n)", "each field once"),
+        ("CREATE TEXT INDEX two ON p (n, city)", "field paths"),
         ("CREATE INDEX byid ON p (id)", "by id already"),
     ]:
         with pytest.raises(lumadb.LumaError, match=match):
@@ -179,3 +180,36 @@ def test_a_numeric_range_is_read_from_the_index() -> None:
         assert svc.index_range("r", ["n"], 3, False, 6, True) == ["r04", "r05", "r06"]
         assert svc.index_range("r", ["n"], 3, True, "z", True) is None  # mixed kinds
         assert svc.index_range("r", ["n"], 6, True, 3, True) == []
+
+
+def test_a_composite_index_answers_its_leading_equalities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lumadb.service.local import LocalService
+
+    with lumadb.open(":memory:", shards=3) as db:
+        db.create_collection("o")
+        rows = [(f"o{i:03d}", {"shop": f"s{i % 4}", "day": i % 7, "n": i}) for i in range(140)]
+        rows.append(("odd", {"shop": "s1"}))  # no day: no entry in the composite index
+        db.collection("o").put_many(rows)
+        text = "SELECT id FROM o WHERE shop = ? AND day = ? AND n > 10 ORDER BY id"
+        scanned = db.query(text, ["s1", 3])
+        made = db.query("CREATE INDEX o_shop_day ON o (shop, day)")
+        assert made == [{"index": "o_shop_day", "collection": "o", "path": "shop, day"}]
+        plan = db.query("EXPLAIN " + text.replace("?", "'x'", 1).replace("?", "1"))
+        assert (
+            plan[0]["plan"]
+            == "Index lookup on o by o_shop_day (shop = ..., day = ...), every shard"
+        )
+        leading = db.query("EXPLAIN SELECT id FROM o WHERE shop = 's1'")
+        assert leading[0]["plan"].startswith("Scan of o")  # 'odd' has no composite entry
+        by_shop = db.query("SELECT id FROM o WHERE shop = 's1'")
+        assert len(by_shop) == 36  # 35 with a day, and 'odd'
+
+        def no_scan(*args: object, **kwargs: object) -> object:
+            raise AssertionError("scanned the collection")
+
+        monkeypatch.setattr(LocalService, "scan", no_scan)
+        assert db.query(text, ["s1", 3]) == scanned
+        wanted = [i for i in range(140) if i % 4 == 1 and i % 7 == 3 and i > 10]
+        assert scanned == [{"id": f"o{i:03d}"} for i in wanted]
