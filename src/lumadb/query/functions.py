@@ -7,6 +7,7 @@ Each entry of :data:`HANDLERS` compiles one kind of sqlglot node, like the handl
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -85,7 +86,7 @@ def _contains(node: exp.Expression, scope: Scope) -> Compiled:
 def _function(name: str, fn: Callable[..., Any], arity: tuple[int, int]) -> Callable[..., Compiled]:
     def build(node: exp.Expression, scope: Scope) -> Compiled:
         args = [a for a in (node.this, *node.expressions) if a is not None]
-        for key in ("expression", "start", "length"):
+        for key in ("expression", "decimals", "start", "length"):  # sqlglot names them so
             extra = node.args.get(key)
             if isinstance(extra, exp.Expression):
                 args.append(extra)
@@ -125,8 +126,13 @@ def _round(value: Any, digits: Any = 0) -> Any:
     number = v.arith("+", value, 0)
     if not isinstance(digits, int):
         raise QueryError("round() takes a whole number of digits")
-    rounded = round(float(number), digits)
-    return int(rounded) if digits <= 0 and isinstance(number, int) else rounded
+    # Half away from zero, as PostgreSQL and SQLite round (Python's round() goes to even).
+    step = decimal.Decimal(1).scaleb(-digits)
+    try:
+        exact = decimal.Decimal(repr(number)).quantize(step, rounding=decimal.ROUND_HALF_UP)
+    except decimal.InvalidOperation:  # more digits than a decimal holds: nothing to round
+        return number
+    return int(exact) if digits <= 0 and isinstance(number, int) else float(exact)
 
 
 def _substr(value: Any, start: Any, length: Any = None) -> Any:

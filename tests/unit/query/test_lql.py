@@ -379,3 +379,11 @@ def test_subquery_limits_are_clear_errors(db: lumadb.Database) -> None:
         "WITH w AS (SELECT id FROM other) DELETE FROM t WHERE id IN (SELECT id FROM w) RETURNING id"
     )
     assert gone == [{"id": "a"}]
+
+
+def test_round_takes_its_digits_and_rounds_half_away_from_zero(db: lumadb.Database) -> None:
+    found = db.query(
+        "SELECT round(1.41421, 3) AS a, round(2.5) AS b, round(-2.5) AS c, "
+        "round(1234.5, -2) AS d, round(7, -1) AS e, round(0.125, 2) AS f"
+    )
+    assert found == [{"a": 1.414, "b": 3.0, "c": -3.0, "d": 1200.0, "e": 10, "f": 0.13}]
