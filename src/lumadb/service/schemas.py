@@ -33,12 +33,17 @@ def compile_schema(text: str) -> Any:
     if not isinstance(schema, dict | bool):
         raise InvalidArgument("a JSON schema is an object (or true/false)")
     try:
-        return jsonschema_rs.validator_for(schema)
+        return jsonschema_rs.validator_for(schema, retriever=_no_fetching)
     except (jsonschema_rs.ValidationError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidArgument(f"the schema is not a valid JSON schema: {first}") from None
     except jsonschema_rs.ReferencingError as exc:
         raise InvalidArgument(f"the schema refers to what it cannot resolve: {exc}") from None
+
+
+def _no_fetching(uri: str) -> Any:
+    # A schema may refer only to itself: the server never fetches a URL a user named.
+    raise ValueError(f"{uri} is not fetched; a schema may refer only to its own parts")
 
 
 def violation(validator: Any, collection: str, doc_id: str, doc: Any) -> str | None:

@@ -77,5 +77,9 @@ def test_bad_schemas_are_clear_errors(db: lumadb.Database) -> None:
         db.query("ALTER COLLECTION p SET SCHEMA '[1]'")
     with pytest.raises(QueryError, match="expected ALTER COLLECTION"):
         db.query("ALTER COLLECTION p SET SCHEMA 3")
+    with pytest.raises(InvalidArgument, match="is not fetched"):  # no requests to user URLs
+        db.query("""ALTER COLLECTION p SET SCHEMA '{"$ref": "http://127.0.0.1:9/s.json"}'""")
+    local = '{"$defs": {"n": {"type": "integer"}}, "properties": {"age": {"$ref": "#/$defs/n"}}}'
+    db.query(f"ALTER COLLECTION p SET SCHEMA '{local}'")  # its own parts resolve
     with pytest.raises(CollectionNotFound):
         db.query(f"ALTER COLLECTION nope SET SCHEMA '{SCHEMA}'")
