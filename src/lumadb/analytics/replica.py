@@ -314,8 +314,10 @@ class Replica:
             cursor = table.cursors.get(shard, 0)
             if table.heads.get(shard) == head:
                 continue  # nothing written to the shard since the last catch-up
-            first = self.feed.first_seq(shard)
-            lost = head < cursor or (head > cursor and first is not None and first > cursor + 1)
+            lost = head < cursor
+            if head > cursor:  # only then can the feed have been pruned past the cursor
+                first = self.feed.first_seq(shard)
+                lost = first is not None and first > cursor + 1
             if lost and not rebuilt:
                 _log.warning("columnar replica of %s lost its place; rebuilding", table.collection)
                 return self._catch_up(self._build(table.number, table.collection), rebuilt=True)

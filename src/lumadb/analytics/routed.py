@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import astuple
 from typing import Any, TypeVar
 
-from lumadb.analytics.feeds import LazyReplica, open_replica
+from lumadb.analytics.feeds import LazyReplica, LocalFeed, open_replica
 from lumadb.query.columnar import Shipped
 from lumadb.service import Change, Document, ScanRange
-from lumadb.service.routed import ShardRouter
+from lumadb.service.routed import ShardRouter, wait_on
 from lumadb.storage import changefeed
 
 __all__ = ["RoutedFeed", "serve_feed", "serve_replica"]
@@ -26,31 +26,22 @@ T = TypeVar("T")
 PAGE = 5000
 
 
-class RoutedFeed:
-    """The :class:`~lumadb.analytics.replica.Feed` of every shard of the node."""
+class RoutedFeed(LocalFeed):
+    """The :class:`~lumadb.analytics.replica.Feed` of every shard of the node: the
+    collections and shard count are this worker's to know; feeds and scans of the shards
+    other workers own come from them."""
 
     def __init__(self, router: ShardRouter, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(router.local)
         self.router = router
         self.local = router.local
         self._loop = loop
 
     def _wait(self, work: Awaitable[T]) -> T:
-        async def run() -> T:
-            return await work
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+        return wait_on(self._loop, work)
 
     def _slot(self, shard: int) -> int:
         return shard % self.router.workers
-
-    def shards(self) -> list[int]:
-        return list(range(self.local.store.shard_count))
-
-    def number_of(self, collection: str) -> int | None:
-        return self.local.collection_numbers().get(collection)
-
-    def numbers(self) -> set[int]:
-        return set(self.local.collection_numbers().values())
 
     def _seqs(self, shard: int) -> list[int | None]:
         slot = self._slot(shard)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import astuple
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from lumadb.query.columnar import Shipped
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
+from lumadb.service.routed import wait_on
 
 __all__ = ["QueryRoutes"]
 
@@ -40,11 +40,7 @@ class _RoutedSource:
         self._loop = loop
 
     def _wait(self, work: Awaitable[T]) -> T:
-        async def run() -> T:
-            return await work
-
-        future: Future[T] = asyncio.run_coroutine_threadsafe(run(), self._loop)
-        return future.result()
+        return wait_on(self._loop, work)
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         found = self._wait(self._docs.get_versioned(collection, doc_id))

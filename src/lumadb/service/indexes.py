@@ -25,7 +25,7 @@ from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import Batch
 from lumadb.storage.shard import Shard
 
-__all__ = ["IndexHook", "IndexSet", "index_value"]
+__all__ = ["HookSet", "IndexHook", "IndexSet", "index_value"]
 
 _SCALARS = (str, int, float, bool)
 
@@ -105,32 +105,53 @@ def _ready(index: IndexSpec) -> str:
     return f"index.{index.number}.ready"
 
 
-class IndexSet:
-    """The index hooks of the shards one process owns, kept in step with the catalog."""
+class HookSet:
+    """The hooks of one kind of index in the shards one process owns, kept in step with the
+    catalog: a new index gets a hook per shard (built where the shard's ready marker is
+    missing), a dropped one loses its hooks and entries. Subclasses say which kind, how a
+    hook is made and what removing one clears."""
+
+    kind = "value"
 
     def __init__(self, shards: list[Shard]) -> None:
         self._shards = shards
-        self._hooks: dict[int, list[IndexHook]] = {}  # index number -> a hook per shard
+        self._hooks: dict[int, list[Any]] = {}  # index number -> a hook per shard
+
+    def make(self, spec: CollectionSpec, index: IndexSpec, shard: Shard) -> Any:
+        """A hook of ``index`` for ``shard``."""
+        return IndexHook(spec, index, shard)
+
+    def unhook(self, shard: Shard, hook: Any) -> None:
+        """Remove ``hook`` from ``shard`` with its entries."""
+        shard.remove_hook(hook, clear=hook.entries)
+
+    def _ready(self, index: IndexSpec) -> str:
+        """The shard metadata key marking the index's part complete (as its hook writes it)."""
+        return _ready(index)
 
     def sync(self, collections: Iterable[CollectionSpec]) -> None:
         """Add hooks (building what is missing) for new indexes; remove dropped ones."""
         wanted = {
-            i.number: (spec, i) for spec in collections for i in spec.indexes if i.kind == "value"
+            i.number: (spec, i) for spec in collections for i in spec.indexes if i.kind == self.kind
         }
         for number in [n for n in self._hooks if n not in wanted]:
             for shard, hook in zip(self._shards, self._hooks.pop(number), strict=True):
-                shard.remove_hook(hook, clear=hook.entries)
-                shard.meta_put(_ready(hook.index), None)
+                self.unhook(shard, hook)
+                shard.meta_put(self._ready(hook.index), None)
         for number, (spec, index) in wanted.items():
             if number in self._hooks:
                 continue
             hooks = []
             for shard in self._shards:
-                hook = IndexHook(spec, index, shard)
-                built = shard.meta_get(_ready(index)) is not None
+                hook = self.make(spec, index, shard)
+                built = shard.meta_get(self._ready(index)) is not None
                 shard.add_hook(hook, None if built else hook.build(shard))
                 hooks.append(hook)
             self._hooks[number] = hooks
+
+
+class IndexSet(HookSet):
+    """The value indexes' hooks, with equality and range lookups."""
 
     def range(
         self, index: IndexSpec, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool

@@ -8,7 +8,7 @@ import itertools
 import logging
 import operator
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -387,16 +387,14 @@ class LocalService:
         if seconds is None:  # what has expired stays gone
             self._spec(name)
             self.purge_expired()
-        with self._ddl, self.records.locked():
-            self.store.check_open()
-            self._adopt(self._read_catalog())
-            spec = self._specs.get(name)
-            if spec is None:
-                raise CollectionNotFound(f"collection {name!r} does not exist")
-            ttl_ms = 0 if seconds is None else max(1, round(seconds * 1000))
-            since = spec.ttl_since_ms if spec.ttl_ms else self.store.clock.now_ms()
-            changed = replace(spec, ttl_ms=ttl_ms, ttl_since_ms=since if ttl_ms else 0)
-            self._write_catalog(self._catalog.with_spec(changed))
+        ttl_ms = 0 if seconds is None else max(1, round(seconds * 1000))
+        now = self.store.clock.now_ms()
+
+        def with_ttl(spec: CollectionSpec) -> CollectionSpec:
+            since = spec.ttl_since_ms if spec.ttl_ms else now
+            return replace(spec, ttl_ms=ttl_ms, ttl_since_ms=since if ttl_ms else 0)
+
+        self._change_spec(name, with_ttl)
         return self._specs[name].describe()
 
     def set_schema(self, name: str, schema: str | None, *, check: bool = True) -> dict[str, Any]:
@@ -420,14 +418,20 @@ class LocalService:
         return self._specs[name].describe()
 
     def _replace_schema(self, name: str, schema: str) -> str:
+        return self._change_spec(name, lambda spec: replace(spec, schema=schema)).schema
+
+    def _change_spec(
+        self, name: str, change: Callable[[CollectionSpec], CollectionSpec]
+    ) -> CollectionSpec:
+        """Store ``change(spec)`` as collection ``name``'s spec; returns the previous one."""
         with self._ddl, self.records.locked():
             self.store.check_open()
             self._adopt(self._read_catalog())
             spec = self._specs.get(name)
             if spec is None:
                 raise CollectionNotFound(f"collection {name!r} does not exist")
-            self._write_catalog(self._catalog.with_spec(replace(spec, schema=schema)))
-        return spec.schema
+            self._write_catalog(self._catalog.with_spec(change(spec)))
+        return spec
 
     def first_violation(
         self, name: str, docs: Iterable[tuple[str, Document]] | None = None

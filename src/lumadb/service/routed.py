@@ -30,7 +30,7 @@ from lumadb.service import Document, ScanRange
 from lumadb.service.ids import new_id
 from lumadb.service.local import LocalService, deferred_durability
 
-__all__ = ["PAGE", "Peer", "ShardRouter"]
+__all__ = ["PAGE", "Peer", "ShardRouter", "wait_on"]
 
 T = TypeVar("T")
 PAGE = 256  # rows a scan asks each worker for at a time
@@ -47,6 +47,15 @@ class Peer(Protocol):
 
 
 Row = tuple[str, Document]
+
+
+def wait_on(loop: asyncio.AbstractEventLoop, work: Awaitable[T]) -> T:
+    """Run ``work`` on ``loop`` (another thread's) and wait for its result here."""
+
+    async def run() -> T:
+        return await work
+
+    return asyncio.run_coroutine_threadsafe(run(), loop).result()
 
 
 class ShardRouter:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 import struct
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from lumadb.catalog import CollectionSpec, IndexSpec
+from lumadb.service.indexes import HookSet
 from lumadb.storage import keys
 from lumadb.storage.lsm import Batch
 from lumadb.storage.shard import Shard
@@ -110,33 +110,20 @@ def _ready(index: IndexSpec) -> str:
     return f"text.{index.number}.ready"
 
 
-class TextSet:
-    """The text index hooks of the shards one process owns, kept in step with the catalog."""
+class TextSet(HookSet):
+    """The text indexes' hooks, with term lookups and BM25 figures."""
 
-    def __init__(self, shards: list[Shard]) -> None:
-        self._shards = shards
-        self._hooks: dict[int, list[TextHook]] = {}  # index number -> a hook per shard
+    kind = "text"
 
-    def sync(self, collections: Iterable[CollectionSpec]) -> None:
-        """Add hooks (building what is missing) for new text indexes; remove dropped ones."""
-        wanted = {
-            i.number: (spec, i) for spec in collections for i in spec.indexes if i.kind == "text"
-        }
-        for number in [n for n in self._hooks if n not in wanted]:
-            for shard, hook in zip(self._shards, self._hooks.pop(number), strict=True):
-                shard.remove_hook(hook, clear=hook.postings)
-                shard.drop_range(hook.lengths)
-                shard.meta_put(_ready(hook.index), None)
-        for number, (spec, index) in wanted.items():
-            if number in self._hooks:
-                continue
-            hooks = []
-            for shard in self._shards:
-                hook = TextHook(spec, index)
-                built = shard.meta_get(_ready(index)) is not None
-                shard.add_hook(hook, None if built else hook.build(shard))
-                hooks.append(hook)
-            self._hooks[number] = hooks
+    def _ready(self, index: IndexSpec) -> str:
+        return _ready(index)
+
+    def make(self, spec: CollectionSpec, index: IndexSpec, shard: Shard) -> TextHook:
+        return TextHook(spec, index)
+
+    def unhook(self, shard: Shard, hook: Any) -> None:
+        shard.remove_hook(hook, clear=hook.postings)
+        shard.drop_range(hook.lengths)
 
     def ids(self, index: IndexSpec, terms: list[str]) -> list[str]:
         """Ids of the documents whose field holds every one of ``terms``, in id order."""
