@@ -284,7 +284,11 @@ class ShardRouter:
         return list(await asyncio.gather(*(ask(s) for s in range(self.workers))))
 
     async def _ids(self, op: str, *args: Any) -> list[str] | None:
-        parts = await self._every_worker(op, *args)
+        mine = getattr(self.local, op)(*args)
+        if mine is None:
+            return None  # no index here, where the node's catalog is too: no need to ask
+        others = [s for s in range(self.workers) if s != self.slot]
+        parts = [mine, *await asyncio.gather(*(self._peer(s).call(op, *args) for s in others))]
         if any(p is None for p in parts):
             return None  # a worker has not taken the index in yet: scan instead
         return sorted(i for part in parts for i in part)
