@@ -46,13 +46,14 @@ fmt: $(STAMP) ## reformat and auto-fix lint findings
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 .PHONY: bench-tools
-bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk, redis-server, resp-benchmark)
+bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk, redis-server, resp-benchmark, tpchgen-cli)
 	@if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null \
 		|| ! command -v redis-benchmark >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk redis-server; \
 	fi
 	@$(PY) -c 'import resp_benchmark, redis' 2>/dev/null \
 		|| $(PY) -m pip install --quiet 'resp-benchmark>=0.2.5,<0.3'
+	@test -x $(VENV)/bin/tpchgen-cli || $(PY) -m pip install --quiet 'tpchgen-cli>=2,<5'
 
 .PHONY: bench
 bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchmarks/results/)
@@ -60,6 +61,7 @@ bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchm
 	$(PY) -m benchmarks durability --quick --json benchmarks/results/durability.json
 	$(PY) -m benchmarks http --quick --json benchmarks/results/http.json
 	$(PY) -m benchmarks query --quick --json benchmarks/results/query.json
+	$(PY) -m benchmarks tpch --quick --json benchmarks/results/tpch.json
 
 .PHONY: soak
 soak: $(STAMP) ## run the long reliability soaks (bounded in time)

@@ -309,6 +309,11 @@ SUITES: dict[str, Suite] = {
             "LQL point query vs a direct get; GROUP BY over every document vs SQLite",
         ),
         Suite(
+            "tpch",
+            "benchmarks.tpch",
+            "TPC-H Q1, Q3, Q5, Q6 in LQL vs DuckDB on the same Parquet",
+        ),
+        Suite(
             "http",
             "benchmarks.http",
             "GET/POST over loopback vs a raw-ASGI hello app on granian; YCSB C vs Redis",

@@ -34,6 +34,34 @@ def test_the_same_statements_give_the_same_rows(db: Any, name: str) -> None:
     assert db.collection(name).get("p02") == {"g": 2, "label": "N2"}
 
 
+def test_joined_aggregates_see_every_write(db: Any, name: str) -> None:
+    # Answered by the columnar replica (on a served node, worker 0's) from both collections.
+    db.query(f"CREATE COLLECTION {name}_u")
+    db.query(f"CREATE COLLECTION {name}_o")
+    users = ", ".join(f"('u{i}', 'c{i % 2}')" for i in range(6))
+    db.query(f"INSERT INTO {name}_u (id, city) VALUES {users}")
+    orders = ", ".join(f"('o{i}', 'u{i % 7}', {i})" for i in range(20))
+    db.query(f"INSERT INTO {name}_o (id, user_id, total) VALUES {orders}")
+    sql = (
+        f"SELECT u.city, count(o.id) AS n, sum(o.total) AS spent FROM {name}_u u "
+        f"LEFT JOIN {name}_o o ON o.user_id = u.id GROUP BY u.city ORDER BY u.city"
+    )
+    def expected(users: int) -> list[dict[str, Any]]:
+        cities = {f"u{i}": f"c{i % 2}" if i < 6 else "c2" for i in range(users)}
+        rows: dict[str, dict[str, Any]] = {}
+        for i in range(20):
+            city = cities.get(f"u{i % 7}")
+            if city is not None:
+                row = rows.setdefault(city, {"city": city, "n": 0, "spent": 0})
+                row["n"] += 1
+                row["spent"] += i
+        return [rows[c] for c in sorted(rows)]
+
+    assert db.query(sql) == expected(6)
+    db.collection(f"{name}_u").put("u6", {"city": "c2"})
+    assert db.query(sql) == expected(7)
+
+
 def test_query_errors_are_the_same_classes(db: Any, name: str) -> None:
     with pytest.raises(lumadb.errors.QueryError):
         db.query("SELEC 1")

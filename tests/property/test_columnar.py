@@ -6,7 +6,9 @@ what the replica must get right: integers and floats in one field, texts, boolea
 objects, missing fields and NULLs, a field that holds a number in some documents and a text
 in others (which the replica must refuse, leaving the query to the documents), and arrays.
 Between rounds of queries both databases take the same writes, so the replica also follows
-the change feed. Sums of floats may differ in the last bits (DuckDB adds in parallel).
+the change feed. Sums of floats may differ in the last bits (DuckDB adds in parallel). A
+second collection ``u`` refers to ``t`` and is joined with it (JOIN and LEFT JOIN on numbers,
+texts, ids and fields of mixed kinds).
 """
 
 # ruff: noqa: S608 - the statements are generated here, from this file's own grammar
@@ -27,7 +29,9 @@ from lumadb.config import load_settings
 from lumadb.errors import QueryError
 
 CASES = 600
+JOIN_CASES = 250
 ROWS = 300
+U_ROWS = 120
 
 KEYS = ["k", "t", "flag", "nested.v", "mixed", "missing"]
 NUMBERS = ["x", "k", "nested.v", "mixed", "x * 2", "k + nested.v", "abs(k - 3)"]
@@ -65,6 +69,38 @@ def _doc(rng: random.Random, i: int) -> dict[str, Any]:
     return doc
 
 
+JOIN_KEYS = ["a.k", "a.t", "b.name", "b.k", "a.id"]
+JOIN_AGGREGATES = [
+    "count(*)",
+    "sum(b.w)",
+    "avg(a.x)",
+    "min(b.name)",
+    "max(a.t)",
+    "count(b.id)",
+    "count(DISTINCT a.id)",
+    "sum(a.x * b.w)",
+    "max(b.mixed)",
+]
+JOIN_ON = [
+    "a.k = b.k",
+    "b.ref = a.id",
+    "a.id = b.ref AND b.w > 1",
+    "a.t = b.name",
+    "a.mixed = b.mixed",
+]
+JOIN_CONDITIONS = ["a.k > ?", "b.w <= ?", "b.name IS NULL", "a.flag", "b.k IN (1, ?)"]
+
+
+def _u_doc(rng: random.Random, i: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {"k": rng.choice([None, 0, 1, 2, 3, 9])}
+    if rng.random() < 0.85:
+        doc["ref"] = f"d{rng.randrange(ROWS + 20):04d}"
+    doc["w"] = rng.choice([None, rng.randint(0, 5), round(rng.uniform(0, 5), 2)])
+    doc["name"] = rng.choice([None, "a", "ab", "q"])
+    doc["mixed"] = rng.randint(0, 4) if i % 7 else "four"
+    return doc
+
+
 @pytest.fixture(scope="module")
 def twins() -> Iterator[tuple[lumadb.Database, lumadb.Database, random.Random]]:
     rng = random.Random(7)
@@ -75,10 +111,15 @@ def twins() -> Iterator[tuple[lumadb.Database, lumadb.Database, random.Random]]:
     )
     for db in (columnar, rows):
         db.create_collection("t")
+        db.create_collection("u")
     for i in range(ROWS):
         doc = _doc(rng, i)
         for db in (columnar, rows):
             db.collection("t").put(f"d{i:04d}", doc)
+    for i in range(U_ROWS):
+        doc = _u_doc(rng, i)
+        for db in (columnar, rows):
+            db.collection("u").put(f"u{i:04d}", doc)
     yield columnar, rows, rng
     columnar.close()
     rows.close()
@@ -115,6 +156,22 @@ def statements(draw: st.DrawFn) -> tuple[str, list[Any]]:
         sql += f" ORDER BY {', '.join(keys)}"
         if draw(st.booleans()):
             sql += " LIMIT 3"
+    return sql, params
+
+
+@st.composite
+def join_statements(draw: st.DrawFn) -> tuple[str, list[Any]]:
+    keys = draw(st.lists(st.sampled_from(JOIN_KEYS), max_size=2, unique=True))
+    aggregates = draw(st.lists(st.sampled_from(JOIN_AGGREGATES), min_size=1, max_size=3))
+    side = draw(st.sampled_from(["JOIN", "LEFT JOIN"]))
+    sql = f"SELECT {', '.join([*keys, *aggregates])} FROM t a {side} u b"
+    sql += f" ON {draw(st.sampled_from(JOIN_ON))}"
+    conditions = draw(st.lists(st.sampled_from(JOIN_CONDITIONS), max_size=2))
+    params = [draw(st.sampled_from([0, 2, 3.5, "ab", None])) for c in conditions if "?" in c]
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    if keys:
+        sql += f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
     return sql, params
 
 
@@ -159,6 +216,27 @@ def test_the_replica_answers_what_the_documents_answer(
     assert _agree(_answer(columnar, sql, params), _answer(rows, sql, params)), sql
 
 
+@settings(
+    max_examples=JOIN_CASES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(statement=join_statements(), writes=st.integers(0, 2))
+def test_joined_aggregates_agree(
+    twins: tuple[lumadb.Database, lumadb.Database, random.Random],
+    statement: tuple[str, list[Any]],
+    writes: int,
+) -> None:
+    columnar, rows, rng = twins
+    for _ in range(writes):  # the same writes to both: the replica follows both feeds
+        doc_id = f"u{rng.randrange(U_ROWS + 10):04d}"
+        doc = _u_doc(rng, rng.randrange(U_ROWS))
+        for db in (columnar, rows):
+            db.collection("u").put(doc_id, doc)
+    sql, params = statement
+    assert _agree(_answer(columnar, sql, params), _answer(rows, sql, params)), sql
+
+
 def _agree(ours: Any, expected: Any) -> bool:
     if expected[0] == "error" or ours[0] == "error":
         return bool(ours == expected)
@@ -185,8 +263,13 @@ def test_the_replica_answers_and_declines(
     before = columnar.stats()["columnar"]
     for sql, params in FIXED:
         assert _agree(_answer(columnar, sql, params), _answer(rows, sql, params)), sql
+    joined = (
+        "SELECT b.name, count(*), sum(a.x) FROM t a JOIN u b ON b.ref = a.id "
+        "GROUP BY b.name ORDER BY 1"
+    )
+    assert _agree(_answer(columnar, joined, []), _answer(rows, joined, [])), joined
     after = columnar.stats()["columnar"]
-    assert after["answered"] == before["answered"] + len(FIXED), after
+    assert after["answered"] == before["answered"] + len(FIXED) + 1, after
     sql = "SELECT max(mixed), count(tags) FROM t"  # mixed kinds and arrays: documents answer
     assert _agree(_answer(columnar, sql, []), _answer(rows, sql, []))
     assert columnar.stats()["columnar"]["declined"] == after["declined"] + 1

@@ -210,35 +210,40 @@ class Replica:
             return rows
 
     def _run(self, query: Shipped) -> list[list[Any]] | None:
-        number = self.feed.number_of(query.collection)
-        if number is None:
-            return None  # the row plan names the missing collection
-        try:
-            table = self._tables.get(number)
-            if table is None or table.collection != query.collection:
-                table = self._build(number, query.collection)
-            table = self._catch_up(table)
-        except (duckdb.Error, pa.ArrowException) as exc:
-            # Rolled back: the documents answer, and the table state is read again.
-            _log.warning("columnar replica of %s not updated: %s", query.collection, exc)
-            self._load(self._db)
-            return None
-        names = self._columns(table, query)
+        tables: dict[str, _Table] = {}
+        for collection in query.collections:
+            if collection in tables:
+                continue  # a collection joined with itself
+            number = self.feed.number_of(collection)
+            if number is None:
+                return None  # the row plan names the missing collection
+            try:
+                table = self._tables.get(number)
+                if table is None or table.collection != collection:
+                    table = self._build(number, collection)
+                tables[collection] = self._catch_up(table)
+            except (duckdb.Error, pa.ArrowException) as exc:
+                # Rolled back: the documents answer, and the table state is read again.
+                _log.warning("columnar replica of %s not updated: %s", collection, exc)
+                self._load(self._db)
+                return None
+        names = self._columns([tables[c] for c in query.collections], query)
         if names is None:
             return None
-        sql = query.sql.format(*names, table=table.name)
+        slots = {f"t{at}": tables[c].name for at, c in enumerate(query.collections)}
+        sql = query.sql.format(*names, **slots)
         try:
             return [list(row) for row in self._db.execute(sql, query.values).fetchall()]
         except duckdb.Error as exc:  # a form DuckDB types otherwise: the rows answer
             _log.debug("columnar query fell back to rows: %s", exc)
             return None
 
-    def _columns(self, table: _Table, query: Shipped) -> list[str] | None:
-        """Column names for the query's paths, if every demand on kinds holds."""
+    def _columns(self, tables: list[_Table], query: Shipped) -> list[str] | None:
+        """Qualified column names for the query's paths, if every demand on kinds holds."""
         names: list[str] = []
         classes: list[str] = []
-        for path in query.paths:
-            column = table.columns.get(tuple(path))
+        for path, source in zip(query.paths, query.sources, strict=True):
+            column = tables[source].columns.get(tuple(path))
             if column is None:
                 names.append("NULL")
                 classes.append("null")
@@ -246,7 +251,7 @@ class Replica:
             kind = class_of(column.kinds)
             if kind is None or column.name is None:
                 return None
-            names.append(f'"{column.name}"')
+            names.append(f's{source}."{column.name}"')
             classes.append(kind)
 
         def resolve(term: list[Any]) -> str:

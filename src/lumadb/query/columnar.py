@@ -3,8 +3,10 @@
 Only what means the same in both is translated: field paths, constants and parameters,
 comparisons, AND/OR/NOT, IN lists, BETWEEN, IS NULL, LIKE, ``+ - *`` and the aggregates
 count/sum/avg/min/max (with DISTINCT), under GROUP BY, HAVING, ORDER BY, LIMIT and OFFSET, over
-one collection. Anything else (joins, subqueries, functions, division, array indexes) raises
-:class:`NotColumnar` while planning, and the statement keeps its row plan.
+one collection or over collections joined with JOIN / LEFT JOIN ... ON (the row plan's joins:
+``=`` in ON matches neither NULL nor values of different kinds, and the kind demands keep it so).
+Anything else (WITH, subqueries, functions, division, array indexes) raises :class:`NotColumnar`
+while planning, and the statement keeps its row plan.
 
 LQL compares values of different kinds (a number with a text) where SQL engines refuse, so
 the translation also records which operands must be of one kind: ``same`` pairs and ``is``
@@ -14,7 +16,8 @@ the kinds of the parameters; a query that fails them runs on rows instead.
 
 Constants are never inlined: every literal and parameter becomes a ``?`` with its value
 computed at run time, so the SQL text holds only keywords, ``?`` and ``{n}`` slots that the
-replica fills with its column names (``{table}`` with the collection's table).
+replica fills with its column names (``{t0}``, ``{t1}``, … with the tables of the collections,
+in FROM and JOIN order; each is aliased ``s0``, ``s1``, … and its columns are qualified so).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from lumadb.query.compile import Compiled, Params, Scope, compile_expr, path_of
 __all__ = ["ColumnarQuery", "NotColumnar", "Shipped", "translate"]
 
 Term = tuple[str, int]  # ("col", path number) or ("val", constant number)
+_JOIN_SIDES = {"": "JOIN", "LEFT": "LEFT JOIN"}
 Demand = tuple[str, Term, Any]  # ("same", term, term) or ("is", term, kind)
 
 _COMPARISONS: dict[type[exp.Expression], str] = {
@@ -59,9 +63,10 @@ class NotColumnar(LumaError):
 class Shipped:
     """A columnar query with its constants computed: what the replica runs (msgpack-able)."""
 
-    collection: str
+    collections: list[str]  # FROM, then each JOIN
     sql: str
     paths: list[list[str]]
+    sources: list[int]  # which of the collections each path reads
     values: list[Any]
     demands: list[list[Any]]
 
@@ -70,9 +75,10 @@ class Shipped:
 class ColumnarQuery:
     """An LQL aggregate query as a DuckDB SQL template, its fields and its constants."""
 
-    collection: str
+    collections: list[str]
     sql: str = ""
     paths: list[list[str]] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
     constants: list[Compiled] = field(default_factory=list)
     demands: list[Demand] = field(default_factory=list)
     limits: list[int] = field(default_factory=list)  # constants that must be counts
@@ -91,15 +97,18 @@ class ColumnarQuery:
         demands: list[list[Any]] = []
         for kind, term, other in self.demands:
             demands.append([kind, list(term), list(other) if kind == "same" else other])
-        return Shipped(self.collection, self.sql, self.paths, values, demands)
+        return Shipped(self.collections, self.sql, self.paths, self.sources, values, demands)
 
 
-def translate(select: exp.Select, collection: str, scope: Scope, names: list[str]) -> ColumnarQuery:
-    """The columnar form of a grouped single-collection SELECT whose columns are ``names``."""
-    if select.args.get("joins") or select.args.get("with_") or scope.subqueries:
-        raise NotColumnar("joins, WITH and subqueries run on rows")
-    query = ColumnarQuery(collection)
-    t = _Translator(query, scope)
+def translate(
+    select: exp.Select, sources: list[tuple[str, str]], scope: Scope, names: list[str]
+) -> ColumnarQuery:
+    """The columnar form of a grouped SELECT whose columns are ``names``; ``sources``: the
+    ``(alias, collection)`` of FROM and each JOIN (one pair without joins)."""
+    if select.args.get("with_") or scope.subqueries:
+        raise NotColumnar("WITH and subqueries run on rows")
+    query = ColumnarQuery([collection for _, collection in sources])
+    t = _Translator(query, scope, [alias for alias, _ in sources] if scope.aliases else [])
     columns = []
     for at, node in enumerate(select.expressions):
         if isinstance(node, exp.Star):
@@ -107,7 +116,8 @@ def translate(select: exp.Select, collection: str, scope: Scope, names: list[str
         target = node.this if isinstance(node, exp.Alias) else node
         columns.append(f"{t.value(target)[0]} AS c{at}")
     sql = ["SELECT", "DISTINCT" if select.args.get("distinct") else "", ", ".join(columns)]
-    sql.append("FROM {table}")
+    sql.append("FROM {t0} AS s0")
+    sql += [_join(t, join, at) for at, join in enumerate(select.args.get("joins") or [], 1)]
     where = select.args.get("where")
     if where is not None:
         sql.append(f"WHERE {t.condition(where.this)}")
@@ -132,6 +142,15 @@ def translate(select: exp.Select, collection: str, scope: Scope, names: list[str
     return query
 
 
+def _join(t: _Translator, join: exp.Join, at: int) -> str:
+    """``JOIN {t<at>} AS s<at> ON ...`` for an inner or left join with ON."""
+    side = _JOIN_SIDES.get((join.side or "").upper())
+    on = join.args.get("on")
+    if side is None or on is None or (join.kind and join.kind.upper() not in ("INNER", "OUTER")):
+        raise NotColumnar("this kind of join runs on rows (which say what is wrong)")
+    return f"{side} {{t{at}}} AS s{at} ON {t.condition(on)}"
+
+
 # An operand's kind: a term (known when the query runs), a fixed kind, None (no demand), or
 # the list of operands it may come from (CASE arms, COALESCE), all of which must agree.
 Kind = Term | str | list[Any] | None
@@ -142,10 +161,11 @@ _Handler = Callable[["_Translator", exp.Expression], Operand]
 
 
 class _Translator:
-    def __init__(self, query: ColumnarQuery, scope: Scope) -> None:
+    def __init__(self, query: ColumnarQuery, scope: Scope, aliases: list[str]) -> None:
         self.query = query
         self.scope = scope
-        self._paths: dict[tuple[str, ...], int] = {}
+        self._aliases = aliases  # a query that joins: every path starts with one of them
+        self._paths: dict[tuple[int, tuple[str, ...]], int] = {}
         self._in_aggregate = False
 
     def constant(self, node: exp.Expression) -> Operand:
@@ -154,13 +174,21 @@ class _Translator:
         return "?", ("val", len(self.query.constants) - 1)
 
     def _column(self, path: list[str | int]) -> Operand:
+        source = 0
+        if self._aliases:
+            source, path = self._aliases.index(str(path[0])), path[1:]
+            if not path:
+                raise NotColumnar("a whole joined document runs on rows")
+        if path == ["id"]:
+            return f"s{source}._id", "text"
         if not all(isinstance(p, str) for p in path):
             raise NotColumnar("array indexes run on rows")
-        key = tuple(str(p) for p in path)
+        key = (source, tuple(str(p) for p in path))
         at = self._paths.get(key)
         if at is None:
             at = self._paths[key] = len(self.query.paths)
-            self.query.paths.append(list(key))
+            self.query.paths.append(list(key[1]))
+            self.query.sources.append(source)
         return f"{{{at}}}", ("col", at)
 
     def _same(self, left: Kind, right: Kind) -> None:
@@ -193,8 +221,6 @@ class _Translator:
             return f"(NOT {self.value(inner)[0]})", "bool"
         path = path_of(node, self.scope)
         if path is not None:
-            if path == ["id"]:
-                return "_id", "text"
             return self._column(path)
         if isinstance(node, exp.Literal | exp.Boolean | exp.Null | exp.Placeholder):
             return self.constant(node)

@@ -15,6 +15,7 @@ from sqlglot import exp
 from lumadb.errors import QueryError
 from lumadb.query.columnar import NotColumnar, translate
 from lumadb.query.compile import Scope
+from lumadb.query.joins import joined_sources
 from lumadb.query.parser import CollectionDDL, Lql, Statement
 from lumadb.query.plans import (
     Range,
@@ -135,12 +136,14 @@ def _select(select: exp.Select, indexes: Indexes, expiring: set[str]) -> list[st
     if group is not None or aggregates:
         keys = ", ".join(_sql(g) for g in group.expressions) if group is not None else "-"
         lines.append(f"Group by: {keys}; aggregates: {', '.join(aggregates) or '-'}")
-        if not joins and collection not in expiring and _columnar(select, collection, names):
+        sources = joined_sources(select) if joins else [("", collection)]
+        read = [c for _, c in sources]
+        if not expiring.intersection(read) and _columnar(select, sources, names):
             lines.insert(
                 0,
-                f"Columnar replica of {collection} in DuckDB, after applying the change feed: "
-                "the whole statement; if a field it reads holds values of more than one kind, "
-                "the documents answer:",
+                f"Columnar replica of {', '.join(dict.fromkeys(read))} in DuckDB, after "
+                "applying the change feed: the whole statement; if a field it reads holds "
+                "values of more than one kind, the documents answer:",
             )
     having = select.args.get("having")
     if having is not None:
@@ -162,12 +165,13 @@ def _select(select: exp.Select, indexes: Indexes, expiring: set[str]) -> list[st
     return lines
 
 
-def _columnar(select: exp.Select, collection: str, names: frozenset[str]) -> bool:
+def _columnar(select: exp.Select, sources: list[tuple[str, str]], names: frozenset[str]) -> bool:
     """Whether the planner gives ``select`` a columnar plan (as :mod:`.select` decides)."""
-    scope = Scope(tables=names)
+    joined = frozenset(alias for alias, _ in sources) if select.args.get("joins") else frozenset()
+    scope = Scope(tables=names, aliases=joined)
     try:
         columns = [name_of(n, scope) for n in select.expressions if not isinstance(n, exp.Star)]
-        translate(select, collection, scope, columns)
+        translate(select, sources, scope, columns)
     except (NotColumnar, QueryError):
         return False
     return True

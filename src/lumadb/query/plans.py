@@ -409,7 +409,7 @@ class CteSource:
         return self._base.describe_collection(name)
 
     def columnar(self, query: Shipped) -> list[list[Any]] | None:
-        if query.collection in self.tables:
+        if any(name in self.tables for name in query.collections):
             return None  # a WITH query's rows are not in the replica
         return self._base.columnar(query)
 

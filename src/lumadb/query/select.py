@@ -321,11 +321,11 @@ def _finished(
     grouped: bool,
 ) -> Plan:
     """The plan with what it may need around it: text figures for score(), and the columnar
-    replica for an aggregate over one collection."""
+    replica for an aggregate."""
     collection, _ = _select_from(select)
     if scope.uses_score and collection is not None:
         planned = with_text_stats(planned, collection, found)
-    if not grouped or collection is None or select.args.get("joins"):
+    if not grouped or collection is None:
         return planned
     return _columnar_first(select, collection, scope, planned, output)
 
@@ -348,8 +348,9 @@ def _columnar_first(
 ) -> Plan:
     """An aggregate answered by the columnar replica when the source has one and the run's
     values allow it; by reading documents otherwise."""
+    sources = joined_sources(select) if select.args.get("joins") else [("", collection)]
     try:
-        query = translate(select, collection, scope, output.names)
+        query = translate(select, sources, scope, output.names)
     except NotColumnar:
         return planned
 

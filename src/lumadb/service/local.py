@@ -806,9 +806,10 @@ class LocalService:
         the columnar replica; ``None``: the documents must answer it."""
         if self._columnar is None or not self.settings.analytics.columnar:
             return None
-        spec = self._specs.get(query.collection)
-        if spec is not None and spec.ttl_ms:
-            return None  # the replica does not know write times: documents answer
+        for name in query.collections:
+            spec = self._specs.get(name)
+            if spec is not None and spec.ttl_ms:
+                return None  # the replica does not know write times: documents answer
         self.store.check_open()
         return self._columnar.run(query)
 
