@@ -46,6 +46,7 @@ def test_joined_aggregates_see_every_write(db: Any, name: str) -> None:
         f"SELECT u.city, count(o.id) AS n, sum(o.total) AS spent FROM {name}_u u "
         f"LEFT JOIN {name}_o o ON o.user_id = u.id GROUP BY u.city ORDER BY u.city"
     )
+
     def expected(users: int) -> list[dict[str, Any]]:
         cities = {f"u{i}": f"c{i % 2}" if i < 6 else "c2" for i in range(users)}
         rows: dict[str, dict[str, Any]] = {}
