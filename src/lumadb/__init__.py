@@ -49,6 +49,7 @@ from lumadb.errors import (
     TooManyRequests,
     Unauthorized,
     Unavailable,
+    UniqueViolation,
     UnsupportedMediaType,
     VersionMismatch,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "UniqueViolation",
     "UnsupportedMediaType",
     "VersionMismatch",
     "__version__",

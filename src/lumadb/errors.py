@@ -29,6 +29,7 @@ Tree::
     ├── Conflict (409)
     │   ├── CollectionExists
     │   ├── DocumentExists
+    │   ├── UniqueViolation
     │   └── VersionMismatch (412)
     ├── DataDirLocked (423)
     ├── DatabaseClosed (503)
@@ -76,6 +77,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "UniqueViolation",
     "UnsupportedMediaType",
     "VersionMismatch",
     "class_for_code",
@@ -255,6 +257,12 @@ class DocumentExists(Conflict):
     """A document with that id already exists (insert never overwrites)."""
 
     code = "document_exists"
+
+
+class UniqueViolation(Conflict):
+    """A write would give two documents the same values in a UNIQUE index."""
+
+    code = "unique_violation"
 
 
 class VersionMismatch(Conflict):

@@ -49,6 +49,7 @@ def test_public_names_are_pinned() -> None:
             "TooManyRequests",
             "Unauthorized",
             "Unavailable",
+            "UniqueViolation",
             "UnsupportedMediaType",
             "VersionMismatch",
             "__version__",

@@ -9,6 +9,7 @@ shard of the node, and its writes are durable before it answers, as a REST write
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Sequence
 from dataclasses import astuple
 from typing import Any, TypeVar
@@ -18,13 +19,14 @@ import orjson
 from lumadb.api._wire import Request, Response, json_response
 from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
-from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation
+from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation, UniqueViolation
 from lumadb.query import Engine, Result
 from lumadb.query.columnar import Shipped
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
 from lumadb.service.routed import wait_on
+from lumadb.service.unique import first_duplicate
 
 __all__ = ["QueryRoutes"]
 
@@ -94,9 +96,32 @@ class _RoutedSource:
         exist_ok: bool = False,
         kind: str = "value",
         more: Sequence[Sequence[str]] = (),
+        unique: bool = False,
     ) -> dict[str, Any]:
         service = self._ctx.service
-        return service.create_index(collection, name, path, exist_ok=exist_ok, kind=kind, more=more)
+        made = service.create_index(
+            collection, name, path, exist_ok=exist_ok, kind=kind, more=more, unique=unique
+        )
+        if unique and self._docs.workers > 1:  # this worker checked its own shards only
+            self._check_unique(name)
+        return made
+
+    def _check_unique(self, name: str) -> None:
+        """Undo the new unique index ``name`` if documents of different workers share its
+        values (asking each worker builds its part of the index first)."""
+        found = self._ctx.service.index_spec(name)
+        if found is None:
+            return  # dropped meanwhile
+        parts = self._wait(self._docs.every_worker("unique_entries", name))
+        pairs = heapq.merge(*[[(bytes(p), str(i)) for p, i in part] for part in parts])
+        clash = first_duplicate(pairs, found)
+        if clash is not None:
+            self._ctx.service.drop_index(name, missing_ok=True)
+            shown, one, other = clash
+            raise UniqueViolation(
+                f"unique index {name!r} not created: documents {one!r} and {other!r} both "
+                f"have {shown}"
+            )
 
     def index_match(
         self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]

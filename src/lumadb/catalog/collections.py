@@ -50,6 +50,7 @@ class IndexSpec:
     path: tuple[str, ...]
     kind: str = "value"  # "value": equality and ranges; "text": full-text (MATCH)
     more: tuple[tuple[str, ...], ...] = ()  # a composite index's further paths, in order
+    unique: bool = False  # no two documents hold the same values (NULL and missing never clash)
 
     @property
     def paths(self) -> tuple[tuple[str, ...], ...]:
@@ -67,6 +68,8 @@ class IndexSpec:
             record["kind"] = self.kind
         if self.more:
             record["more"] = [list(p) for p in self.more]
+        if self.unique:
+            record["unique"] = True
         return record
 
     @classmethod
@@ -79,6 +82,7 @@ class IndexSpec:
             tuple(record["path"]),
             record.get("kind", "value"),
             more,
+            bool(record.get("unique", False)),
         )
 
 
@@ -117,6 +121,7 @@ class CollectionSpec:
             described["indexes"] = [
                 {"name": i.name, "path": i.shown()}
                 | ({"kind": i.kind} if i.kind != "value" else {})
+                | ({"unique": True} if i.unique else {})
                 for i in self.indexes
             ]
         if self.ttl_ms:
@@ -194,13 +199,14 @@ class Catalog:
         path: tuple[str, ...],
         kind: str = "value",
         more: tuple[tuple[str, ...], ...] = (),
+        unique: bool = False,
     ) -> Catalog:
         """A catalog where ``collection`` also has the index ``name`` on ``path`` (and
         ``more`` paths, for a composite index)."""
         if self.next_number > MAX_NUMBER:
             raise InvalidArgument("no index numbers left")
         spec = self.collections[collection]
-        index = IndexSpec(name, self.next_number, path, kind, more)
+        index = IndexSpec(name, self.next_number, path, kind, more, unique)
         changed = replace(spec, indexes=(*spec.indexes, index))
         return Catalog({**self.collections, collection: changed}, self.next_number + 1)
 

@@ -224,12 +224,13 @@ def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, 
     index = statement.this
     if not isinstance(index, exp.Index) or not isinstance(index.args.get("table"), exp.Table):
         raise QueryError("CREATE INDEX takes a name, ON a collection and (a field path)")
-    if statement.args.get("unique"):
-        raise QueryError("UNIQUE indexes are not supported yet")
+    unique = bool(statement.args.get("unique"))
     collection = index.args["table"].name
     params = index.args.get("params")
     columns = list(params.args.get("columns") or []) if params is not None else []
     kind = "text" if statement.meta.get("text_index") else "value"
+    if unique and kind == "text":
+        raise QueryError("a text index cannot be UNIQUE")
     if not columns or (kind == "text" and len(columns) != 1):
         raise QueryError("an index covers field paths: ON c (path[, path ...])")
     paths = []
@@ -243,7 +244,9 @@ def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, 
     steps, more = paths[0], paths[1:]
 
     def create(source: Source, params: Params) -> Result:
-        made = source.create_index(collection, name, steps, exist_ok=exist_ok, kind=kind, more=more)
+        made = source.create_index(
+            collection, name, steps, exist_ok=exist_ok, kind=kind, more=more, unique=unique
+        )
         return Result(["index", "collection", "path"], [[name, collection, made["path"]]])
 
     return create, [("admin", collection)]

@@ -145,9 +145,12 @@ def _statements(chunk: list[Token], text: str) -> list[Statement]:
     ddl = _collection_ddl(chunk)
     if ddl is not None:
         return [ddl]
-    text_index = [t.text.upper() for t in chunk[:3]] == ["CREATE", "TEXT", "INDEX"]
+    words = [t.text.upper() for t in chunk[:4]]
+    text_index = words[:3] == ["CREATE", "TEXT", "INDEX"]
     if text_index:  # CREATE TEXT INDEX: a CREATE INDEX, marked
         chunk = [chunk[0], *chunk[2:]]
+    elif words == ["CREATE", "UNIQUE", "TEXT", "INDEX"]:
+        raise QueryError("a text index cannot be UNIQUE")
     try:
         parsed = Lql().parser().parse(chunk, text)
     except ParseError as exc:

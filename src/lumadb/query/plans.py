@@ -78,6 +78,7 @@ class Source(Protocol):
         exist_ok: bool = False,
         kind: str = "value",
         more: Sequence[Sequence[str]] = (),
+        unique: bool = False,
     ) -> dict[str, Any]: ...
     def index_match(
         self, collection: str, equalities: Sequence[tuple[Sequence[str], Any]]

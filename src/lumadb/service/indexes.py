@@ -13,13 +13,15 @@ metadata that its part is complete, so a crash in the middle rebuilds it at the 
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
 from lumadb.catalog import CollectionSpec, IndexSpec
+from lumadb.service.unique import UniqueGuard, first_duplicate, split_entry
 from lumadb.storage import keys
 from lumadb.storage.faults import FAULTS
 from lumadb.storage.lsm import Batch
@@ -53,11 +55,18 @@ class IndexHook:
 
     needs_old = True
 
-    def __init__(self, collection: CollectionSpec, index: IndexSpec, shard: Shard) -> None:
+    def __init__(
+        self,
+        collection: CollectionSpec,
+        index: IndexSpec,
+        shard: Shard,
+        guard: UniqueGuard | None = None,
+    ) -> None:
         self.prefix = collection.prefix
         self.entries = keys.index_prefix(index.number)
         self.paths = index.paths
         self.index = index
+        self.guard = guard  # a unique index's: the shard holds it around each write
         self._shard = shard
         self._outside = FAULTS.index_outside_batch  # read once: the hot path pays nothing
 
@@ -77,6 +86,14 @@ class IndexHook:
         before, after = self.entry(raw_id, old), self.entry(raw_id, new)
         if before == after:
             return
+        guard = self.guard
+        if guard is not None:
+            values = slice(len(self.entries), -len(raw_id))
+            doc_id = raw_id.decode()
+            if before is not None:
+                guard.release(before[values], doc_id)
+            if after is not None:
+                guard.claim(after[values], doc_id)
         target = self._shard.engine.batch() if self._outside else batch
         if before is not None:
             target.delete(before)
@@ -152,6 +169,36 @@ class HookSet:
 
 class IndexSet(HookSet):
     """The value indexes' hooks, with equality and range lookups."""
+
+    def __init__(self, shards: list[Shard]) -> None:
+        super().__init__(shards)
+        self._guards: dict[int, UniqueGuard] = {}  # unique index number -> its guard
+
+    def make(self, spec: CollectionSpec, index: IndexSpec, shard: Shard) -> Any:
+        """A hook of ``index`` for ``shard``; a unique index's share one guard."""
+        guard = None
+        if index.unique:
+            guard = self._guards.get(index.number)
+            if guard is None:
+                guard = self._guards[index.number] = UniqueGuard(spec.name, index, self._shards)
+        return IndexHook(spec, index, shard, guard)
+
+    def guard(self, index: IndexSpec) -> UniqueGuard | None:
+        """The guard of a unique index (``None`` if it has no hooks here)."""
+        return self._guards.get(index.number)
+
+    def entries(self, index: IndexSpec) -> Iterator[tuple[bytes, str]]:
+        """``(packed values, id)`` of every entry of ``index`` in this process's shards, in
+        order of values."""
+        prefix = keys.index_prefix(index.number)
+        end = keys.prefix_end(prefix)
+        scans = [(k for k, _ in shard.scan(prefix, end)) for shard in self._shards]
+        return (split_entry(k, prefix, index) for k in heapq.merge(*scans))
+
+    def duplicate(self, index: IndexSpec) -> tuple[str, str, str] | None:
+        """Two documents of this process's shards holding the same values of ``index``:
+        ``(values shown, one id, another id)``, or ``None``."""
+        return first_duplicate(self.entries(index), index)
 
     def range(
         self, index: IndexSpec, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool

@@ -27,6 +27,7 @@ from lumadb.errors import (
     LumaError,
     NotFound,
     SchemaViolation,
+    UniqueViolation,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
 from lumadb.service.ids import new_id
@@ -247,12 +248,17 @@ class LocalService:
         exist_ok: bool = False,
         kind: str = "value",
         more: Sequence[Sequence[str]] = (),
+        unique: bool = False,
     ) -> dict[str, Any]:
         """Index ``collection`` on the field ``path`` (and the ``more`` paths after it, for a
         composite index; built before this returns); ``kind`` ``"text"`` makes a full-text
-        index (for MATCH)."""
+        index (for MATCH). A ``unique`` index refuses a write that would give two documents
+        the same values (:class:`~lumadb.errors.UniqueViolation`), and is not made if two
+        stored documents share them already."""
         if kind not in ("value", "text"):
             raise InvalidArgument(f"an index is of kind 'value' or 'text', not {kind!r}")
+        if unique and kind != "value":
+            raise InvalidArgument("a text index cannot be unique")
         further = tuple(tuple(p) for p in more)
         if further and kind != "value":
             raise InvalidArgument("a text index covers one field")
@@ -273,26 +279,77 @@ class LocalService:
             found = self._catalog.index(name)
             if found is None:
                 clash = next(
-                    (i for i in spec.indexes if i.paths == (steps, *further) and i.kind == kind),
+                    (
+                        i
+                        for i in spec.indexes
+                        if i.paths == (steps, *further) and i.kind == kind and i.unique == unique
+                    ),
                     None,
                 )
                 if clash is not None:
                     raise Conflict(
                         f"{collection} is indexed on {'.'.join(steps)} by {clash.name!r}"
                     )
-                made = self._catalog.with_index(collection, name, steps, kind, further)
+                made = self._catalog.with_index(collection, name, steps, kind, further, unique)
                 self._write_catalog(made)
+                if unique:
+                    self._check_unique(name)
             elif (
                 not exist_ok
                 or found[0].name != collection
                 or found[1].paths != (steps, *further)
                 or found[1].kind != kind
+                or found[1].unique != unique
             ):
                 raise Conflict(f"index {name!r} already exists")
         self._drop_numbers(gone)
         shown = ", ".join(".".join(p) for p in (steps, *further))
         described = {"name": name, "collection": collection, "path": shown}
-        return described | ({"kind": kind} if kind != "value" else {})
+        return (
+            described
+            | ({"kind": kind} if kind != "value" else {})
+            | ({"unique": True} if unique else {})
+        )
+
+    def _check_unique(self, name: str) -> None:
+        """Undo the new unique index ``name`` if two documents of this process's shards
+        share its values (every later write is checked by its hooks already)."""
+        found = self._catalog.index(name)
+        assert found is not None
+        index = found[1]
+        guard = self._indexes.guard(index)
+        assert guard is not None
+        with guard:
+            clash = self._indexes.duplicate(index)
+        if clash is not None:
+            self._write_catalog(self._catalog.without_index(name))
+            shown, one, other = clash
+            raise UniqueViolation(
+                f"unique index {name!r} not created: documents {one!r} and {other!r} of "
+                f"{found[0].name} both have {shown}"
+            )
+
+    def unique_entries(self, name: str) -> list[tuple[bytes, str]]:
+        """``(packed values, id)`` of the unique index ``name`` in this process's shards, in
+        order (a node's workers are asked for theirs when one of them makes the index)."""
+        self.refresh()
+        found = self._catalog.index(name)
+        return [] if found is None else list(self._indexes.entries(found[1]))
+
+    def index_spec(self, name: str) -> IndexSpec | None:
+        """The index ``name`` as the catalog has it, or ``None``."""
+        found = self._catalog.index(name)
+        return None if found is None else found[1]
+
+    def unique_indexes(self, collection: str) -> list[IndexSpec]:
+        """The unique indexes of ``collection`` (none if there is no such collection)."""
+        spec = self._specs.get(collection)
+        return [i for i in spec.indexes if i.unique] if spec is not None else []
+
+    def unique_holders(self, collection: str, name: str, values: Sequence[Any]) -> list[str]:
+        """Ids of this process's documents holding ``values`` in the unique index ``name``."""
+        index = next((i for i in self.unique_indexes(collection) if i.name == name), None)
+        return [] if index is None else self._indexes.lookup_leading(index, tuple(values))
 
     def drop_index(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop the index ``name`` and its entries; returns whether it existed."""
@@ -637,7 +694,12 @@ class LocalService:
             body = None if doc is None else self._encode(doc_id, doc)
             groups.setdefault(self._shard_index(key), []).append((key, body, spec.images, expect))
         shards = [(self._shards[at], ops) for at, ops in sorted(groups.items())]
+        guards: dict[int, Any] = {}  # unique indexes' guards come before any shard's locks
+        for shard, ops in shards:
+            guards.update((g.number, g) for g in shard.guards([op[0] for op in ops]))
         with contextlib.ExitStack() as paused:
+            for number in sorted(guards):
+                paused.enter_context(guards[number])
             for shard, _ in shards:
                 paused.enter_context(shard.exclusive())
             for shard, ops in shards:
@@ -650,9 +712,14 @@ class LocalService:
         return len(writes)
 
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
-        """Create or replace many documents; one atomic batch per shard."""
+        """Create or replace many documents; one atomic batch per shard (all or none in a
+        collection with a unique index, whose check may refuse any of them)."""
         spec = self._spec(collection)
         items = _as_list(pairs, "pairs")
+        if any(i.unique for i in spec.indexes):
+            return self.commit(
+                [(collection, *_pair(at, item), NO_EXPECT) for at, item in enumerate(items)]
+            )
         shards = self._shards
         if spec.images or any(shard.hooks for shard in shards):
             groups = self._encode_groups(spec, items)
@@ -835,6 +902,12 @@ class _Group:
     def put(self, key: bytes, body: bytes) -> None:
         """Keep one encoded document."""
         self.items.append((key, body))
+
+
+def _pair(position: int, item: Any) -> tuple[str, Document]:
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise InvalidArgument(f"put_many takes (id, document) pairs; item {position} is not one")
+    return item[0], item[1]
 
 
 def _as_list(items: Iterable[Any], what: str) -> list[Any]:

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from lumadb.errors import InvalidArgument, InvalidId, Unavailable
 from lumadb.service import Document, ScanRange
+from lumadb.service.gate import UniqueGate
 from lumadb.service.ids import new_id
 from lumadb.service.local import LocalService, deferred_durability
 
@@ -78,6 +79,7 @@ class ShardRouter:
         self._always = local.settings.storage.durability == "always"
         self._extra_reads: dict[str, Callable[..., Any]] = {}
         self._extra_waits: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self.gate = UniqueGate(self)
         self._shard_of = local.shard_of
         self._locate = local.locate
         self._get_stored_at = local.get_stored_at
@@ -110,6 +112,10 @@ class ShardRouter:
         """The slot owning a document's shard."""
         return self._shard_of(collection, doc_id) % self.workers
 
+    def peer(self, slot: int) -> Peer:
+        """The channel to worker ``slot``."""
+        return self._peer(slot)
+
     def _peer(self, slot: int) -> Peer:
         peer = self.peers.get(slot)
         if peer is None:
@@ -126,6 +132,7 @@ class ShardRouter:
             "delete": functools.partial(self.write, svc.delete),
             "put_many": functools.partial(self.write, svc.put_many),
             "commit": functools.partial(self.write, svc.commit),
+            "unique_write": self.gate.serve,
             **self._extra_waits,
         }
 
@@ -144,6 +151,8 @@ class ShardRouter:
             "text_stats": svc.text_stats,
             "stats": self._stats,
             "purge_expired": svc.purge_expired,
+            "unique_holders": svc.unique_holders,
+            "unique_entries": svc.unique_entries,
             **self._extra_reads,
         }
 
@@ -193,23 +202,46 @@ class ShardRouter:
 
     async def put(self, collection: str, doc_id: str, doc: Document) -> None:
         """Create or replace a document."""
+        if self.gate.applies((collection,)):
+            await self.gate.run("put", collection, doc_id, doc)
+        else:
+            await self._write("put", self.owner(collection, doc_id), collection, doc_id, doc)
+
+    async def _put(self, collection: str, doc_id: str, doc: Document) -> None:
         await self._write("put", self.owner(collection, doc_id), collection, doc_id, doc)
 
     async def put_if(self, collection: str, doc_id: str, doc: Document, version: int | None) -> int:
         """Replace a document only at ``version`` (``None``: only if absent)."""
+        if self.gate.applies((collection,)):
+            return int(await self.gate.run("put_if", collection, doc_id, doc, version))
+        return await self._put_if(collection, doc_id, doc, version)
+
+    async def _put_if(
+        self, collection: str, doc_id: str, doc: Document, version: int | None
+    ) -> int:
         slot = self.owner(collection, doc_id)
         return int(await self._write("put_if", slot, collection, doc_id, doc, version))
 
     async def insert(self, collection: str, doc: Document) -> str:
         """Create a document; returns its id (given in ``doc`` or generated)."""
         given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
-        if given is _ABSENT:
-            generated = new_id()
+        if given is not _ABSENT and not isinstance(given, str):
+            raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
+        generated = new_id() if given is _ABSENT else None
+        if self.gate.applies((collection,)):
+            return str(await self.gate.run("insert", collection, doc, generated))
+        return await self._insert(collection, doc, generated)
+
+    async def _insert(self, collection: str, doc: Document, generated: str | None) -> str:
+        if generated is not None:
             slot = self.owner(collection, generated)
             return str(await self._write("insert", slot, collection, doc, generated))
-        if not isinstance(given, str):
-            raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
+        given = str(doc["id"])
         return str(await self._write("insert", self.owner(collection, given), collection, doc))
+
+    async def unchecked(self, op: str, *args: Any) -> Any:
+        """The write ``op(*args)`` without passing the unique gate (the gate runs it)."""
+        return await getattr(self, f"_{op}")(*args)
 
     async def delete(self, collection: str, doc_id: str, version: int | None = None) -> bool:
         """Delete a document (only at ``version`` when given); returns whether it existed."""
@@ -231,6 +263,11 @@ class ShardRouter:
         workers in slot order, each once the one before has committed, so a conflict found by
         a later worker leaves the earlier parts committed.
         """
+        if self.gate.applies({w[0] for w in writes if isinstance(w[0], str)}):
+            return int(await self.gate.run("commit", writes))
+        return await self._commit(writes)
+
+    async def _commit(self, writes: list[tuple[str, str, Document | None, int]]) -> int:
         parts: dict[int, list[tuple[str, str, Document | None, int]]] = {}
         for write in writes:
             parts.setdefault(self.owner(write[0], write[1]), []).append(write)
@@ -264,6 +301,11 @@ class ShardRouter:
         for doc_id, _ in pairs:
             if not isinstance(doc_id, str):
                 raise InvalidId(f"ids must be strings, not {type(doc_id).__name__}")
+        if self.gate.applies((collection,)):
+            return int(await self.gate.run("put_many", collection, pairs))
+        return await self._put_many(collection, pairs)
+
+    async def _put_many(self, collection: str, pairs: list[tuple[str, Document]]) -> int:
         groups = self._by_owner(collection, [i for i, _ in pairs])
         if len(groups) == 1 and self.slot in groups:
             return int(await self.write(self.local.put_many, collection, pairs))
@@ -272,6 +314,11 @@ class ShardRouter:
             for slot, positions in groups.items()
         ]
         return sum(await asyncio.gather(*parts))
+
+    async def every_worker(self, op: str, *args: Any) -> list[Any]:
+        """The read ``op(*args)`` (of :meth:`local_reads`, a method of the local service)
+        answered by every worker, in slot order."""
+        return await self._every_worker(op, *args)
 
     async def _every_worker(self, op: str, *args: Any) -> list[Any]:
         """The read ``op(*args)`` (a method of the local service) answered by every worker."""

@@ -28,6 +28,9 @@ class Faults:
     # The columnar replica moves its place in the change feed in a transaction of its own,
     # before the one applying the records: a crash in between loses those records.
     replica_cursor_first: bool = False
+    # A unique index's writers are checked but not kept one at a time: two writers can both
+    # find a value free and both take it.
+    unique_unguarded: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""

@@ -4,6 +4,11 @@ Secondary indexes, text indexes and other derived data must never disagree with 
 also after a crash. So they do not write on their own: a shard calls every registered hook while
 it builds a write's batch, and the hook adds its entries to that same batch. The batch commits
 atomically with the document and its change-feed record.
+
+A hook may also have a ``guard`` (a context manager with a ``number``; a unique index's): the
+shard enters the guards of the hooks a write concerns, in ``number`` order, before it takes any
+key's lock, and leaves them once the batch is written — so the hook's check of that write
+cannot interleave with another write it guards (:mod:`lumadb.service.unique`).
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ After its write the writer waits for durability as its mode says (:mod:`.commit`
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from lumadb.clock import Clock
 from lumadb.errors import DiskFullError, DocumentExists, ReadOnlyError, VersionMismatch
@@ -40,6 +41,7 @@ NO_EXPECT = -1  # an unconditional write
 ABSENT = 0  # a conditional write that requires the key not to exist
 
 _MASK = STRIPES - 1
+_UNGUARDED = contextlib.nullcontext()
 _RESUME_INTERVAL = 1.0
 _RESUME_MIN_FREE = 1 << 20
 _Lock = type(threading.Lock())
@@ -64,6 +66,7 @@ class Shard:
         self.syncer = WalSyncer(engine, durability, self.name, self._block)
         self.hooks: tuple[WriteHook, ...] = ()
         self._hooked: tuple[bytes, ...] = ()  # the key prefixes the hooks care about
+        self._guarded: tuple[WriteHook, ...] = ()  # the hooks with a guard
         self.hooks_version = 0
         self._hooks_need_old = False
         self._monotonic = clock.monotonic
@@ -100,6 +103,7 @@ class Shard:
                 build(batch)
                 self._write(batch, sync=True)
             self.hooks = (*self.hooks, hook)
+            self._guarded = tuple(h for h in self.hooks if getattr(h, "guard", None))
             self._hooks_need_old = any(h.needs_old for h in self.hooks)
             self._hooked = tuple(h.prefix for h in self.hooks)
             self.hooks_version += 1
@@ -108,6 +112,7 @@ class Shard:
         """Unregister ``hook``; with ``clear``, delete every key under that prefix too."""
         with self.exclusive():
             self.hooks = tuple(h for h in self.hooks if h is not hook)
+            self._guarded = tuple(h for h in self.hooks if getattr(h, "guard", None))
             self._hooks_need_old = any(h.needs_old for h in self.hooks)
             self._hooked = tuple(h.prefix for h in self.hooks)
             self.hooks_version += 1
@@ -216,10 +221,29 @@ class Shard:
         if self._wait is not None:
             self._wait()
 
+    def guards(self, written: Iterable[bytes]) -> list[Any]:
+        """The guards of hooks (unique indexes') that writes of ``written`` must hold, in
+        the order of their ``number``: entered before any key's lock, held until the batch
+        is written (see :mod:`lumadb.storage.hooks`)."""
+        found: dict[int, Any] = {}
+        for hook in self._guarded:
+            guard = getattr(hook, "guard", None)
+            if guard is not None and any(k.startswith(hook.prefix) for k in written):
+                found[guard.number] = guard
+        return [found[n] for n in sorted(found)]
+
+    @contextmanager
+    def guarding(self, written: Iterable[bytes]) -> Iterator[None]:
+        """Hold :meth:`guards` of ``written``."""
+        with contextlib.ExitStack() as held:
+            for guard in self.guards(written):
+                held.enter_context(guard)
+            yield
+
     def _put_checked(self, key: bytes, body: bytes, images: int, expect: int) -> None:
         # The slower path: the previous value is needed (old image, condition or hooks).
         stripe = hash(key) & _MASK
-        with self.stripes[stripe]:
+        with self.guarding((key,)) if self._guarded else _UNGUARDED, self.stripes[stripe]:
             current = self.hybrid.current(key)
             _check_expect(key, current, expect)
             if images or self.hooks:
@@ -255,7 +279,7 @@ class Shard:
         """Remove ``key``; returns whether it existed."""
         self._check_writable()
         stripe = hash(key) & _MASK
-        with self.stripes[stripe]:
+        with self.guarding((key,)) if self._guarded else _UNGUARDED, self.stripes[stripe]:
             current = self.hybrid.current(key)
             _check_expect(key, current, expect)
             if current is None:
@@ -285,7 +309,8 @@ class Shard:
             put = batch.put
             for key, body in items:
                 put(key, body)
-        with self.exclusive():
+        held = self.guarding([k for k, _ in items]) if self._guarded else _UNGUARDED
+        with held, self.exclusive():
             if general:
                 self._batch_general(batch, items, images)
             self._write(batch)

@@ -93,7 +93,6 @@ def test_index_names_paths_and_drops(db: lumadb.Database) -> None:
         db.query("CREATE INDEX other ON p (city)")
     db.query("CREATE INDEX IF NOT EXISTS p_city ON p (city)")  # the same: nothing to do
     for bad, match in [
-        ("CREATE UNIQUE INDEX u ON p (n)", "UNIQUE"),
         ("CREATE INDEX two ON p (n, n)", "each field once"),
         ("CREATE TEXT INDEX two ON p (n, city)", "field paths"),
         ("CREATE INDEX byid ON p (id)", "by id already"),
