@@ -15,6 +15,7 @@ from lumadb.query import Engine, Result
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.local import LocalService
 from lumadb.storage.database import DatabaseSnapshot
+from lumadb.vector.vector_set import attach_vectors
 
 __all__ = ["Collection", "Database", "Snapshot", "open_database"]
 
@@ -43,6 +44,7 @@ def open_database(
         settings = load_settings(config, overrides=overrides)
     service = LocalService(target, settings, clock)
     attach_replica(service)
+    attach_vectors(service)
     return Database(service)
 
 

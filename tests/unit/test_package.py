@@ -96,9 +96,10 @@ ALLOWED = {
     "query": BASE | {"service"},
     "analytics": BASE | {"service", "storage", "query"},
     "cli": BASE | {"service", "_embedded", "server", "query"},
-    "_embedded": BASE | {"service", "storage", "query", "analytics"},
+    "_embedded": BASE | {"service", "storage", "query", "analytics", "vector"},
+    "vector": BASE | {"service", "catalog", "storage"},
     "api": BASE | {"service", "catalog", "query"},
-    "server": BASE | {"service", "catalog", "storage", "api", "_embedded", "analytics"},
+    "server": BASE | {"service", "catalog", "storage", "api", "_embedded", "analytics", "vector"},
     "client": BASE | {"service"},
 }
 

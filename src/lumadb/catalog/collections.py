@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from lumadb.catalog.vectors import VectorOptions
 from lumadb.errors import CorruptionError, InvalidArgument, InvalidCollectionName
 from lumadb.storage.keys import doc_prefix
 
@@ -51,6 +52,12 @@ class IndexSpec:
     kind: str = "value"  # "value": equality and ranges; "text": full-text (MATCH)
     more: tuple[tuple[str, ...], ...] = ()  # a composite index's further paths, in order
     unique: bool = False  # no two documents hold the same values (NULL and missing never clash)
+    options: tuple[tuple[str, Any], ...] = ()  # a vector index's (dim, metric, index, ...)
+
+    @property
+    def vector(self) -> VectorOptions:
+        """A vector index's options."""
+        return VectorOptions.parse(dict(self.options))
 
     @property
     def paths(self) -> tuple[tuple[str, ...], ...]:
@@ -70,6 +77,8 @@ class IndexSpec:
             record["more"] = [list(p) for p in self.more]
         if self.unique:
             record["unique"] = True
+        if self.options:
+            record["options"] = dict(self.options)
         return record
 
     @classmethod
@@ -83,6 +92,7 @@ class IndexSpec:
             record.get("kind", "value"),
             more,
             bool(record.get("unique", False)),
+            tuple(sorted(record.get("options", {}).items())),
         )
 
 
@@ -117,13 +127,19 @@ class CollectionSpec:
             "changefeed": self.changefeed,
             "created_ms": self.created_ms,
         }
-        if self.indexes:
+        listed = [i for i in self.indexes if i.kind != "vector"]
+        if listed:
             described["indexes"] = [
                 {"name": i.name, "path": i.shown()}
                 | ({"kind": i.kind} if i.kind != "value" else {})
                 | ({"unique": True} if i.unique else {})
-                for i in self.indexes
+                for i in listed
             ]
+        vectors = [i for i in self.indexes if i.kind == "vector"]
+        if vectors:
+            described["vectors"] = {
+                ".".join(i.path): {"name": i.name, **dict(i.options)} for i in vectors
+            }
         if self.ttl_ms:
             described["ttl_seconds"] = self.ttl_ms / 1000
         if self.schema:
@@ -200,13 +216,14 @@ class Catalog:
         kind: str = "value",
         more: tuple[tuple[str, ...], ...] = (),
         unique: bool = False,
+        options: tuple[tuple[str, Any], ...] = (),
     ) -> Catalog:
         """A catalog where ``collection`` also has the index ``name`` on ``path`` (and
         ``more`` paths, for a composite index)."""
         if self.next_number > MAX_NUMBER:
             raise InvalidArgument("no index numbers left")
         spec = self.collections[collection]
-        index = IndexSpec(name, self.next_number, path, kind, more, unique)
+        index = IndexSpec(name, self.next_number, path, kind, more, unique, options)
         changed = replace(spec, indexes=(*spec.indexes, index))
         return Catalog({**self.collections, collection: changed}, self.next_number + 1)
 

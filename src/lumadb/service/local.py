@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from lumadb.catalog import Catalog, CollectionSpec, IndexSpec, validate_name
+from lumadb.catalog.vectors import VectorOptions
 from lumadb.clock import Clock
 from lumadb.config import Settings
 from lumadb.errors import (
@@ -23,6 +24,7 @@ from lumadb.errors import (
     Conflict,
     CorruptionError,
     InvalidArgument,
+    InvalidDocument,
     InvalidId,
     LumaError,
     NotFound,
@@ -35,6 +37,7 @@ from lumadb.service.indexes import IndexSet
 from lumadb.service.schemas import SchemaSet, compile_schema, violation
 from lumadb.service.text import TextSet, tokens
 from lumadb.service.ttl import TtlSet
+from lumadb.service.vector_checks import VectorCheckSet, vector_problem
 from lumadb.storage import changefeed, codec, keys
 from lumadb.storage.backup import restore_backup
 from lumadb.storage.commit import deferred as deferred_durability
@@ -70,6 +73,22 @@ class Columnar(Protocol):
     def close(self) -> None: ...
 
 
+class Vectors(Protocol):
+    """What searches vector indexes (:mod:`lumadb.vector`): this process's shards' parts."""
+
+    def sync(self, collections: Iterable[CollectionSpec]) -> None: ...
+    def search(
+        self,
+        collection: str,
+        index: IndexSpec,
+        vector: Sequence[float],
+        k: int,
+        allowed: Sequence[str] | None,
+    ) -> list[tuple[float, str]]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
 class LocalService:
     """Collections and documents on a local :class:`~lumadb.storage.database.Database`."""
 
@@ -96,6 +115,8 @@ class LocalService:
         self._ttl = TtlSet(self._shards, self.store.clock)
         self._schemas = SchemaSet(self._shards)
         self._texts = TextSet(self._shards)
+        self._vector_checks = VectorCheckSet(self._shards)
+        self._vectors: Vectors | None = None
         self._purger: threading.Thread | None = None
         self._stop = threading.Event()
         self._columnar: Columnar | None = None
@@ -130,6 +151,9 @@ class LocalService:
         self._ttl.sync(catalog.collections.values())
         self._schemas.sync(catalog.collections.values())
         self._texts.sync(catalog.collections.values())
+        self._vector_checks.sync(catalog.collections.values())
+        if self._vectors is not None:
+            self._vectors.sync(catalog.collections.values())
         if self._ttl.active and self._purger is None:
             self._purger = threading.Thread(target=self._purging, name="luma-ttl", daemon=True)
             self._purger.start()
@@ -335,6 +359,116 @@ class LocalService:
         self.refresh()
         found = self._catalog.index(name)
         return [] if found is None else list(self._indexes.entries(found[1]))
+
+    def create_vector_index(
+        self,
+        collection: str,
+        name: str | None,
+        path: Sequence[str],
+        options: dict[str, Any],
+        *,
+        exist_ok: bool = False,
+    ) -> dict[str, Any]:
+        """Index the vectors at ``path`` of ``collection`` for nearest-neighbour search
+        (``options`` as :meth:`VectorOptions.parse <lumadb.catalog.vectors.VectorOptions.parse>`
+        takes them; ``dim`` is required). Returns the index's description."""
+        steps = tuple(path)
+        if not steps or not all(isinstance(p, str) and p for p in steps):
+            raise InvalidArgument("a vector index needs a field path of names")
+        vector = VectorOptions.parse(options)
+        if not vector.dim:
+            raise InvalidArgument("a vector index needs dim, the number of values in a vector")
+        name = name or f"{collection}_{'_'.join(steps)}_vector"
+        validate_name(name)
+        stored = tuple(sorted(vector.to_record().items()))
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            gone = self._adopt(self._read_catalog())
+            spec = self._spec(collection)
+            found = self._catalog.index(name)
+            if found is None:
+                clash = next(
+                    (i for i in spec.indexes if i.kind == "vector" and i.path == steps), None
+                )
+                if clash is not None:
+                    raise Conflict(
+                        f"{collection}.{'.'.join(steps)} has a vector index: {clash.name!r}"
+                    )
+                bad = self._first_bad_vector(collection, steps, vector.dim)
+                if bad is not None:
+                    raise InvalidDocument(bad)
+                made = self._catalog.with_index(collection, name, steps, "vector", options=stored)
+                self._write_catalog(made)
+            elif not exist_ok or found[0].name != collection or found[1].options != stored:
+                raise Conflict(f"index {name!r} already exists")
+        self._drop_numbers(gone)
+        return {"name": name, "collection": collection, "path": ".".join(steps), **dict(stored)}
+
+    def _first_bad_vector(self, collection: str, path: tuple[str, ...], dim: int) -> str | None:
+        """What is wrong with the first stored document (of this process) whose value at
+        ``path`` is not a vector of ``dim`` numbers."""
+        for doc_id, doc in self.scan(collection, ScanRange()):
+            value: Any = doc
+            for step in path:
+                value = value.get(step) if isinstance(value, dict) else None
+            problem = None if value is None else vector_problem(value, dim)
+            if problem is not None:
+                return f"document {doc_id!r} of {collection}: {'.'.join(path)} must be {problem}"
+        return None
+
+    def attach_vectors(self, vectors: Vectors) -> None:
+        """Let vector searches be answered by ``vectors`` (closed with this service)."""
+        self._vectors = vectors
+        vectors.sync(self._specs.values())
+
+    def vector_index(self, collection: str, path: Sequence[str]) -> IndexSpec | None:
+        """The vector index on ``path`` of ``collection``, if there is one."""
+        steps = tuple(path)
+        spec = self._spec(collection)
+        return next((i for i in spec.indexes if i.kind == "vector" and i.path == steps), None)
+
+    def vector_search(
+        self,
+        collection: str,
+        path: Sequence[str],
+        vector: Sequence[float],
+        k: int,
+        allowed: Sequence[str] | None = None,
+    ) -> list[tuple[float, str]] | None:
+        """``(distance, id)`` of up to ``k`` documents of this process's shards nearest to
+        ``vector`` by the vector index on ``path``, nearest first, among ``allowed`` ids when
+        given; ``None`` when no vector index covers ``path``."""
+        index = self.vector_index(collection, path)
+        if index is None or self._vectors is None:
+            return None
+        self.store.check_open()
+        dim = int(dict(index.options)["dim"])
+        problem = vector_problem(list(vector), dim)
+        if problem is not None:
+            raise InvalidArgument(f"the query vector must be {problem}")
+        if type(k) is not int or k < 0:
+            raise InvalidArgument(f"k must be a whole number of at least 0, not {k!r}")
+        return self._vectors.search(collection, index, vector, k, allowed)
+
+    def shard_ids(self) -> list[int]:
+        """The ids of the shards this process holds."""
+        return [shard.id for shard in self._shards]
+
+    def last_seq(self, shard_id: int) -> int:
+        """The newest change-feed sequence number of one of this process's shards."""
+        return self.store.shard_by_id(shard_id).engine.last_seq()
+
+    def first_seq(self, shard_id: int) -> int | None:
+        """The oldest change-feed sequence number still kept by one of this process's shards."""
+        return changefeed.first_seq(self.store.shard_by_id(shard_id))
+
+    def scan_shard(self, collection: str, shard_id: int) -> Iterator[tuple[str, Document]]:
+        """``(id, document)`` of ``collection`` in one shard of this process, in id order."""
+        spec = self._spec(collection)
+        shard = self.store.shard_by_id(shard_id)
+        cut = len(spec.prefix)
+        for key, value in shard.scan(spec.prefix, keys.prefix_end(spec.prefix)):
+            yield key[cut:].decode(), _decode_stored(value)
 
     def index_spec(self, name: str) -> IndexSpec | None:
         """The index ``name`` as the catalog has it, or ``None``."""
@@ -888,6 +1022,9 @@ class LocalService:
         if self._columnar is not None:
             self._columnar.close()
             self._columnar = None
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
         self.store.close()
 
 

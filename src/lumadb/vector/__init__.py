@@ -1,0 +1,1 @@
+"""Vector indexes: FAISS per shard per vector field, kept from the change feed."""
