@@ -48,7 +48,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[lumadb.Databa
 def load(db: lumadb.Database, data: np.ndarray, name: str = "docs") -> list[str]:
     docs = db.create_collection(name, exist_ok=True)
     ids = [f"d{i:05d}" for i in range(len(data))]
-    docs.put_many([(i, {"emb": v.tolist(), "n": at}) for at, (i, v) in enumerate(zip(ids, data))])
+    docs.put_many(
+        [(i, {"emb": v.tolist(), "n": at}) for at, (i, v) in enumerate(zip(ids, data, strict=True))]
+    )
     return ids
 
 
