@@ -12,6 +12,7 @@ from lumadb.clock import Clock
 from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
 from lumadb.query import Engine, Result
+from lumadb.query.search import hits_of, search_statement, vector_field
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.local import LocalService
 from lumadb.storage.database import DatabaseSnapshot
@@ -51,11 +52,12 @@ def open_database(
 class Collection:
     """A handle on one collection; cheap to create, valid until the collection is dropped."""
 
-    __slots__ = ("_svc", "name")
+    __slots__ = ("_db", "_svc", "name")
 
-    def __init__(self, service: LocalService, name: str) -> None:
+    def __init__(self, service: LocalService, name: str, db: Database | None = None) -> None:
         self._svc = service
         self.name = name
+        self._db = db
 
     def __repr__(self) -> str:
         return f"<Collection {self.name!r}>"
@@ -105,6 +107,49 @@ class Collection:
     def describe(self) -> dict[str, Any]:
         """The collection's settings."""
         return self._svc.describe_collection(self.name)
+
+    def create_vector_index(
+        self,
+        field: str,
+        *,
+        dim: int,
+        metric: str = "cosine",
+        index: str = "hnsw",
+        name: str | None = None,
+        exist_ok: bool = False,
+        **params: int,
+    ) -> dict[str, Any]:
+        """Index the vectors at ``field`` (a dotted path) for :meth:`search`: ``dim``
+        numbers each, ``metric`` ``cosine``, ``l2`` or ``ip``, ``index`` ``hnsw`` (``m``,
+        ``ef_construction``, ``ef_search``), ``ivf_pq`` (``nlist``, ``pq_m``, ``nprobe``)
+        or ``flat``. Returns the index's description."""
+        options = {"dim": dim, "metric": metric, "index": index, **params}
+        path = field.split(".") if isinstance(field, str) else field
+        return self._svc.create_vector_index(self.name, name, path, options, exist_ok=exist_ok)
+
+    def search(
+        self,
+        vector: Sequence[float],
+        *,
+        k: int = 10,
+        field: str | None = None,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+    ) -> list[dict[str, Any]]:
+        """The ``k`` documents nearest to ``vector`` by the vector index on ``field`` (the
+        collection's only one by default), among those matching the LQL condition ``where``
+        (its ``?`` filled from ``params``): ``{"id", "score", "distance", "document"}``
+        each, nearest first (:mod:`lumadb.query.search`)."""
+        if isinstance(params, dict | str | bytes):
+            raise InvalidArgument("a search's params are a list (for the ? of where)")
+        found, options = vector_field(self._svc.describe_collection(self.name), field)
+        text, _ = search_statement(self.name, found, options["metric"], k, where)
+        query = list(vector) if isinstance(vector, Sequence) else vector
+        db = self._db
+        run = db.execute if db is not None else Engine(self._svc).query
+        result = run(text, [query, *params, query])
+        docs = self._svc.get_many(self.name, [row[0] for row in result.rows])
+        return hits_of(result.rows, docs, options["metric"])
 
 
 class SnapshotCollection:
@@ -188,12 +233,12 @@ class Database:
     ) -> Collection:
         """Create a collection (``changefeed``: ``new`` images, or ``new_and_old``)."""
         self._svc.create_collection(name, exist_ok=exist_ok, changefeed=changefeed)
-        return Collection(self._svc, name)
+        return Collection(self._svc, name, self)
 
     def collection(self, name: str) -> Collection:
         """An existing collection; raises :class:`~lumadb.errors.CollectionNotFound`."""
         self._svc.describe_collection(name)
-        return Collection(self._svc, name)
+        return Collection(self._svc, name, self)
 
     def list_collections(self) -> list[str]:
         """Collection names, sorted."""

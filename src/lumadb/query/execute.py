@@ -24,6 +24,7 @@ from lumadb.query.parser import CollectionDDL, Explain, Lql, Statement, parse
 from lumadb.query.plans import Plan, Result, Source, with_ctes
 from lumadb.query.select import plan_ctes, plan_select
 from lumadb.query.transactions import Transaction
+from lumadb.query.vector_ddl import VectorIndexDDL, plan_vector_index
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
 
 __all__ = ["Engine", "Prepared", "Result", "Source", "plan"]
@@ -152,13 +153,16 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:  # noqa: P
             described = {c: source.describe_collection(c) for c in read}
             indexes = {c: d.get("indexes", []) for c, d in described.items()}
             expiring = {c for c, d in described.items() if d.get("ttl_seconds")}
-            lines = explain(inner, indexes, expiring)
+            vectors = {c: d.get("vectors", {}) for c, d in described.items()}
+            lines = explain(inner, indexes, expiring, vectors)
             return Result(["plan"], [[line] for line in lines])
 
         return show, needs
     marker = _marker(statement)
     if marker is not None:
         return marker, []
+    if isinstance(statement, VectorIndexDDL):
+        return plan_vector_index(statement)
     if isinstance(statement, CollectionDDL | exp.Create | exp.Drop):
         return _definition(statement)
     if isinstance(statement, exp.Select):

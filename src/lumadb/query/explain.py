@@ -16,6 +16,7 @@ from lumadb.errors import QueryError
 from lumadb.query.columnar import NotColumnar, translate
 from lumadb.query.compile import Scope
 from lumadb.query.joins import joined_sources
+from lumadb.query.nearest import OPERATORS, nearest_term
 from lumadb.query.parser import CollectionDDL, Lql, Statement
 from lumadb.query.plans import (
     Range,
@@ -27,6 +28,7 @@ from lumadb.query.plans import (
     table_of,
 )
 from lumadb.query.text import text_match
+from lumadb.query.vector_ddl import VectorIndexDDL
 
 __all__ = ["explain"]
 
@@ -165,6 +167,26 @@ def _select(select: exp.Select, indexes: Indexes, expiring: set[str]) -> list[st
     return lines
 
 
+def _nearest(select: exp.Select, vectors: dict[str, dict[str, Any]]) -> list[str]:
+    """The line of a nearest-documents SELECT that a vector index will answer."""
+    source = select.args.get("from_")
+    term = nearest_term(select)
+    if source is None or term is None:
+        return []
+    collection, _ = table_of(source.this, "FROM")
+    operator = OPERATORS[type(term)]
+    metric = {"<->": "l2", "<=>": "cosine", "<#>": "ip"}[operator]
+    for field, options in (vectors.get(collection) or {}).items():
+        named = {_sql(term.this), _sql(term.expression)}
+        if field in named and options.get("metric") == metric:
+            return [
+                f"Nearest by the vector index {options.get('name')} on {collection}.{field} "
+                f"({options.get('index')}, {metric}): the LIMIT + OFFSET nearest of the documents "
+                "the WHERE admits (found first), then the steps below over just those:"
+            ]
+    return []
+
+
 def _columnar(select: exp.Select, sources: list[tuple[str, str]], names: frozenset[str]) -> bool:
     """Whether the planner gives ``select`` a columnar plan (as :mod:`.select` decides)."""
     joined = frozenset(alias for alias, _ in sources) if select.args.get("joins") else frozenset()
@@ -202,11 +224,18 @@ def _write(statement: exp.Expression, indexes: Indexes) -> list[str]:
 
 
 def explain(  # noqa: PLR0911
-    statement: Statement, indexes: Indexes | None = None, expiring: set[str] | None = None
+    statement: Statement,
+    indexes: Indexes | None = None,
+    expiring: set[str] | None = None,
+    vectors: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """The lines EXPLAIN shows for ``statement`` (``indexes``: the collections' now;
-    ``expiring``: the collections with a TTL, which the columnar replica does not answer)."""
+    ``expiring``: the collections with a TTL, which the columnar replica does not answer;
+    ``vectors``: the collections' vector fields)."""
     found = indexes or {}
+    if isinstance(statement, VectorIndexDDL):
+        path = ".".join(statement.path)
+        return [f"Create a vector index on {statement.collection} ({path})"]
     if isinstance(statement, CollectionDDL):
         if statement.action == "schema":
             verb = "Remove" if statement.schema is None else "Set (checking the stored documents)"
@@ -222,7 +251,8 @@ def explain(  # noqa: PLR0911
     if isinstance(statement, exp.Create):
         return [f"Create index {_sql(statement.this)}, built shard by shard while it pauses"]
     if isinstance(statement, exp.Select):
-        return _select(statement, found, expiring or set())
+        lines = _select(statement, found, expiring or set())
+        return _nearest(statement, vectors or {}) + lines
     if isinstance(statement, exp.Insert | exp.Update | exp.Delete):
         return _write(statement, found)
     return ["EXPLAIN of EXPLAIN"]  # the parser refuses it; kept total for the type checker

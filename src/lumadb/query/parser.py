@@ -18,9 +18,11 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from lumadb.config import parse_duration
 from lumadb.errors import ConfigError, QueryError
+from lumadb.query.vector_ddl import VectorIndexDDL, parse_vector_index
 
 __all__ = [
     "CollectionDDL",
+    "DISTANCES",
     "CosineDistance",
     "Explain",
     "Lql",
@@ -45,6 +47,9 @@ class CosineDistance(exp.Expression, exp.Binary):
 
 class NegativeInnerProduct(exp.Expression, exp.Binary):
     """``a <#> b``: minus the inner product of two vectors (pgvector's operator)."""
+
+
+DISTANCES = (exp.Distance, CosineDistance, NegativeInnerProduct)
 
 
 class Lql(Postgres):
@@ -81,6 +86,18 @@ class Lql(Postgres):
             TokenType.LLRR_ARROW: NegativeInnerProduct,
         }
 
+        def _parse_ordered(self, parse_method: Any = None) -> exp.Ordered | None:
+            # ORDER BY a distance puts rows without a vector (NULL) last unless told, as
+            # pgvector does under PostgreSQL: the nearest documents are the ones wanted.
+            start = self._index
+            node: exp.Ordered | None = super()._parse_ordered(parse_method)
+            said = any(t.text.upper() == "NULLS" for t in self._tokens[start : self._index])
+            if node is not None:
+                node.meta["nulls_said"] = said  # an alias of a distance is resolved later
+                if not said and isinstance(node.this, DISTANCES):
+                    node.set("nulls_first", bool(node.args.get("desc")))
+            return node
+
     class Generator(Postgres.Generator):  # type: ignore[misc,valid-type]
         """Postgres's SQL, with the vector operators written back as they were."""
 
@@ -107,10 +124,10 @@ class CollectionDDL:
 class Explain:
     """``EXPLAIN <statement>``: how the statement would run, without running it."""
 
-    statement: exp.Expression | CollectionDDL
+    statement: exp.Expression | CollectionDDL | VectorIndexDDL
 
 
-Statement = exp.Expression | CollectionDDL | Explain
+Statement = exp.Expression | CollectionDDL | VectorIndexDDL | Explain
 
 # sqlglot logs a warning before falling back to a raw Command; LQL reports its own error.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -145,6 +162,9 @@ def _statements(chunk: list[Token], text: str) -> list[Statement]:
     ddl = _collection_ddl(chunk)
     if ddl is not None:
         return [ddl]
+    vector = parse_vector_index(chunk)
+    if vector is not None:
+        return [vector]
     words = [t.text.upper() for t in chunk[:4]]
     text_index = words[:3] == ["CREATE", "TEXT", "INDEX"]
     if text_index:  # CREATE TEXT INDEX: a CREATE INDEX, marked

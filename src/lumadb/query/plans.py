@@ -92,6 +92,15 @@ class Source(Protocol):
     def set_ttl(self, name: str, seconds: float | None) -> dict[str, Any]: ...
     def commit(self, writes: Sequence[tuple[str, str, Document | None, int]]) -> int: ...
     def set_schema(self, name: str, schema: str | None) -> dict[str, Any]: ...
+    def create_vector_index(
+        self,
+        collection: str,
+        name: str | None,
+        path: Sequence[str],
+        options: dict[str, Any],
+        *,
+        exist_ok: bool = False,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -418,6 +427,12 @@ class CteSource:
         if collection in self.tables:
             return None  # a WITH query's rows have no index
         return self._base.text_ids(collection, path, words)
+
+    def vector_search(self, collection: str, *args: Any) -> list[tuple[float, str]] | None:
+        if collection in self.tables:
+            return None  # a WITH query's rows have no index
+        ask = getattr(self._base, "vector_search", None)
+        return None if ask is None else ask(collection, *args)
 
     def text_stats(
         self, collection: str, path: Sequence[str], terms: Sequence[str]

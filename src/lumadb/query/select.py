@@ -16,6 +16,8 @@ from lumadb.query import values as v
 from lumadb.query.columnar import NotColumnar, translate
 from lumadb.query.compile import Aggregate, Compiled, Params, Scope, compile_expr, path_of
 from lumadb.query.joins import JoinRows, flatten, joined_sources
+from lumadb.query.nearest import nearest_first
+from lumadb.query.parser import DISTANCES
 from lumadb.query.plans import (
     Output,
     Plan,
@@ -271,7 +273,12 @@ def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915
     group_keys = [compile_expr(g, scope) for g in groups]
     scope.aggregates = aggregates if grouped else None
     having = compile_expr(having_node, scope) if having_node is not None else None
-    order = [_order_key(o, output, scope) for o in order_nodes]
+    distances = {
+        n.alias
+        for n in select.expressions
+        if isinstance(n, exp.Alias) and isinstance(n.this, DISTANCES)
+    }
+    order = [_order_key(o, output, scope, distances) for o in order_nodes]
     scope.aggregates = None
     limit = _bound(select.args.get("limit"), scope)
     offset = _bound(select.args.get("offset"), scope)
@@ -309,7 +316,8 @@ def _plan_body(select: exp.Select, base: Scope | None) -> Plan:  # noqa: PLR0915
         kept = list(itertools.islice(records, skip, stop))
         return result_of(output, [rec for _, rec in kept], lead_id=not joined)
 
-    return _finished(with_subqueries(run, scope), select, scope, output, found, grouped)
+    nearest = run if grouped else nearest_first(select, rows, scope, run)
+    return _finished(with_subqueries(nearest, scope), select, scope, output, found, grouped)
 
 
 def _finished(
@@ -448,7 +456,12 @@ def _distinct(records: Iterable[Record]) -> Iterator[Record]:
 OrderKey = tuple[Callable[[Any, list[Any], Params], Any], bool, bool]  # value, desc, nulls first
 
 
-def _order_key(node: exp.Expression, output: Output, scope: Scope) -> OrderKey:
+def _order_key(
+    node: exp.Expression,
+    output: Output,
+    scope: Scope,
+    distances: set[str] = frozenset(),  # type: ignore[assignment]
+) -> OrderKey:
     if not isinstance(node, exp.Ordered):
         raise QueryError("unexpected ORDER BY term")
     descending = bool(node.args.get("desc"))
@@ -463,6 +476,8 @@ def _order_key(node: exp.Expression, output: Output, scope: Scope) -> OrderKey:
         return (lambda row, out, params: out[position], descending, nulls_first)
     if isinstance(target, exp.Column) and len(target.parts) == 1 and target.name in output.names:
         at = output.names.index(target.name)  # an output column of that name wins
+        if target.name in distances and not node.meta.get("nulls_said"):
+            nulls_first = descending  # a distance's alias: rows without a vector go last
         return (lambda row, out, params: out[at], descending, nulls_first)
     compiled = compile_expr(target, scope)
     return (lambda row, out, params: compiled(row, params), descending, nulls_first)

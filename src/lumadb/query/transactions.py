@@ -100,6 +100,9 @@ class Transaction:
     def columnar(self, query: Any) -> list[list[Any]] | None:
         return None
 
+    def vector_search(self, *args: Any) -> list[tuple[float, str]] | None:
+        return None  # the index does not see the buffer: the statement reads documents
+
     # --- writes: into the buffer ----------------------------------------------------------------
 
     def _expect(self, collection: str, doc_id: str, version: int | None) -> int:

@@ -434,12 +434,16 @@ class LocalService:
         vector: Sequence[float],
         k: int,
         allowed: Sequence[str] | None = None,
+        operator: str | None = None,
     ) -> list[tuple[float, str]] | None:
         """``(distance, id)`` of up to ``k`` documents of this process's shards nearest to
         ``vector`` by the vector index on ``path``, nearest first, among ``allowed`` ids when
-        given; ``None`` when no vector index covers ``path``."""
+        given; ``None`` when no vector index covers ``path`` (with the metric of the LQL
+        ``operator``, when one is given)."""
         index = self.vector_index(collection, path)
         if index is None or self._vectors is None:
+            return None
+        if operator is not None and index.vector.operator != operator:
             return None
         self.store.check_open()
         dim = int(dict(index.options)["dim"])

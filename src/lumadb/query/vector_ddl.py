@@ -1,0 +1,166 @@
+"""``CREATE VECTOR INDEX [IF NOT EXISTS] [name] ON c (field) [USING hnsw] [WITH (...)]``.
+
+pgvector's order (``ON c USING hnsw (field)``) is read too. ``WITH`` takes the options of
+:class:`~lumadb.catalog.vectors.VectorOptions` as ``key = value`` pairs (``metric = 'l2'``,
+``m = 16``, ``dim = 384``); without ``dim`` the index takes the length of the first vector
+stored at the field, and says so when there is none yet. The index is named
+``<collection>_<field>_vector`` unless named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot.tokenizer_core import Token, TokenType
+
+from lumadb.errors import QueryError
+
+__all__ = ["VectorIndexDDL", "parse_vector_index"]
+
+_NAMES = (TokenType.VAR, TokenType.IDENTIFIER)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class VectorIndexDDL:
+    """A parsed ``CREATE VECTOR INDEX``."""
+
+    collection: str
+    path: tuple[str, ...]
+    name: str | None = None
+    if_not_exists: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class _Tokens:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.at = 0
+
+    def peek(self, text: str) -> bool:
+        return self.at < len(self.tokens) and self.tokens[self.at].text.upper() == text
+
+    def take(self, text: str) -> bool:
+        if self.peek(text):
+            self.at += 1
+            return True
+        return False
+
+    def fail(self, expected: str) -> QueryError:
+        where = self.tokens[min(self.at, len(self.tokens) - 1)]
+        shown = "the end" if self.at >= len(self.tokens) else repr(where.text)
+        return QueryError(
+            f"line {where.line}, column {where.col}: expected {expected}, found {shown} "
+            "(CREATE VECTOR INDEX [name] ON collection (field) [USING hnsw|ivf_pq|flat] "
+            "[WITH (key = value, ...)])"
+        )
+
+    def expect(self, text: str) -> None:
+        if not self.take(text):
+            raise self.fail(text)
+
+    def name(self, what: str) -> str:
+        if self.at < len(self.tokens):
+            token = self.tokens[self.at]
+            # Words the tokenizer takes for keywords (index, type) are names here too.
+            if token.token_type in _NAMES or _WORD.fullmatch(token.text):
+                self.at += 1
+                return token.text
+        raise self.fail(what)
+
+    def done(self) -> bool:
+        return self.at >= len(self.tokens)
+
+
+def parse_vector_index(tokens: list[Token]) -> VectorIndexDDL | None:
+    """The statement if ``tokens`` are a ``CREATE VECTOR INDEX``, else ``None``."""
+    if [t.text.upper() for t in tokens[:3]] != ["CREATE", "VECTOR", "INDEX"]:
+        return None
+    read = _Tokens(tokens)
+    read.at = 3
+    if_not_exists = read.take("IF")
+    if if_not_exists:
+        read.expect("NOT")
+        read.expect("EXISTS")
+    name = None if read.peek("ON") else read.name("an index name or ON")
+    read.expect("ON")
+    collection = read.name("a collection name")
+    options: dict[str, Any] = {}
+    if read.take("USING"):
+        options["index"] = read.name("hnsw, ivf_pq or flat").lower()
+    path = _path(read)
+    if "index" not in options and read.take("USING"):
+        options["index"] = read.name("hnsw, ivf_pq or flat").lower()
+    if read.take("WITH"):
+        options.update(_pairs(read))
+    if not read.done():
+        raise read.fail("the end of the statement")
+    return VectorIndexDDL(collection, path, name, if_not_exists, options)
+
+
+def _path(read: _Tokens) -> tuple[str, ...]:
+    read.expect("(")
+    parts = [read.name("a field")]
+    while read.take("."):
+        parts.append(read.name("a field"))
+    read.expect(")")
+    return tuple(parts)
+
+
+def _pairs(read: _Tokens) -> dict[str, Any]:
+    read.expect("(")
+    found: dict[str, Any] = {}
+    while True:
+        key = read.name("an option name").lower()
+        read.expect("=")
+        if read.done():
+            raise read.fail("a value")
+        token = read.tokens[read.at]
+        read.at += 1
+        if token.token_type == TokenType.NUMBER:
+            value: Any = float(token.text) if "." in token.text else int(token.text)
+        elif token.token_type in (TokenType.STRING, *_NAMES):
+            value = token.text
+        else:
+            read.at -= 1
+            raise read.fail("a number or a text")
+        if key in found:
+            raise QueryError(f"the option {key} is given twice")
+        found[key] = value
+        if read.take(")"):
+            return found
+        read.expect(",")
+
+
+def plan_vector_index(ddl: VectorIndexDDL) -> tuple[Any, list[tuple[str, str]]]:
+    """The plan of a ``CREATE VECTOR INDEX`` and the permission it needs."""
+    from lumadb.query.plans import Result, Source
+    from lumadb.service import ScanRange
+
+    def create(source: Source, params: Any) -> Result:
+        options = dict(ddl.options)
+        if not any(k in options for k in ("dim", "dims", "dimension", "dimensions")):
+            options["dim"] = _first_length(source.scan(ddl.collection, ScanRange()), ddl)
+        made = source.create_vector_index(
+            ddl.collection, ddl.name, ddl.path, options, exist_ok=ddl.if_not_exists
+        )
+        columns = ["index", "collection", "path", "dim", "metric", "type"]
+        row = [made["name"], ddl.collection, made["path"], made["dim"], made["metric"]]
+        return Result(columns, [[*row, made["index"]]])
+
+    return create, [("admin", ddl.collection)]
+
+
+def _first_length(docs: Any, ddl: VectorIndexDDL) -> int:
+    for _, doc in docs:
+        value = doc
+        for step in ddl.path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if isinstance(value, list) and value:
+            return len(value)
+    raise QueryError(
+        f"no document of {ddl.collection} has a vector at {'.'.join(ddl.path)} yet: "
+        "give its length, WITH (dim = ...)"
+    )
