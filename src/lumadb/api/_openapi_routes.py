@@ -166,7 +166,30 @@ SCHEMAS: dict[str, Schema] = {
         ("name", "changefeed", "created_ms"),
     ),
     "CollectionCreate": _object(
-        {"name": ref("CollectionName"), "changefeed": ref("Changefeed")}, ("name",)
+        {
+            "name": ref("CollectionName"),
+            "changefeed": ref("Changefeed"),
+            "vectors": {
+                "type": "object",
+                "description": "vector indexes by field path: {dim, metric?, index?, ...}",
+                "additionalProperties": ref("VectorIndex"),
+            },
+        },
+        ("name",),
+    ),
+    "VectorIndex": _object(
+        {
+            "dim": {"type": "integer", "minimum": 1, "maximum": 16384},
+            "metric": {"enum": ["cosine", "l2", "ip"]},
+            "index": {"enum": ["hnsw", "ivf_pq", "flat"]},
+            "m": {"type": "integer"},
+            "ef_construction": {"type": "integer"},
+            "ef_search": {"type": "integer"},
+            "nlist": {"type": "integer"},
+            "pq_m": {"type": "integer"},
+            "nprobe": {"type": "integer"},
+        },
+        ("dim",),
     ),
     "CollectionList": _object(
         {"collections": {"type": "array", "items": ref("Collection")}}, ("collections",)
@@ -216,6 +239,33 @@ SCHEMAS: dict[str, Schema] = {
             },
         },
         ("query",),
+    ),
+    "Search": _object(
+        {
+            "vector": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+            "k": {"type": "integer", "minimum": 1, "maximum": 10000},
+            "field": {"type": "string", "description": "the vector field (default: the only one)"},
+            "where": {"type": "string", "description": "an LQL condition (pre-filter)"},
+            "params": {"type": "array", "description": "values for the ? of where"},
+        },
+        ("vector",),
+    ),
+    "SearchResult": _object(
+        {
+            "hits": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": ref("DocumentId"),
+                        "score": {"type": "number", "description": "higher is nearer"},
+                        "distance": {"type": "number", "description": "the metric's distance"},
+                        "document": ref("Document"),
+                    },
+                    ("id", "score", "distance", "document"),
+                ),
+            }
+        },
+        ("hits",),
     ),
     "QueryResult": _object(
         {
@@ -447,6 +497,13 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         {201: Reply("Created", "DocumentRef", ("Location",))},
         (403, 404, 409),
         Body("DocumentIn"),
+    ),
+    ("POST", "/api/v1/{collection}/_search"): Operation(
+        "searchDocuments",
+        "documents",
+        {200: Reply("The nearest documents, nearest first", "SearchResult")},
+        (403, 404),
+        Body("Search"),
     ),
     ("POST", "/api/v1/{collection}/_bulk"): Operation(
         "bulkWrite",

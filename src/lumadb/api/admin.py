@@ -13,14 +13,30 @@ from lumadb.api._wire import Request, Response, empty_response, json_response
 from lumadb.api.auth.passwords import check_password_policy, hash_password
 from lumadb.api.context import ApiContext
 from lumadb.api.routing import Params, Router
+from lumadb.catalog.vectors import VectorOptions
 from lumadb.errors import Forbidden, InvalidArgument, NotFound
 from lumadb.service.permissions import Actor
 
 __all__ = ["AdminRoutes"]
 
 LOGIN_SLOT = 0  # the shard worker that checks passwords and counts failed logins
-_COLLECTION_KEYS = {"name", "changefeed"}
-_LATER_KEYS = {"schema", "indexes", "vectors", "ttl"}
+_COLLECTION_KEYS = {"name", "changefeed", "vectors"}
+_LATER_KEYS = {"schema", "indexes", "ttl"}
+
+
+def _vectors(given: object) -> dict[str, dict[str, Any]]:
+    """A collection's ``"vectors"``, checked before anything is made."""
+    if not isinstance(given, dict):
+        raise InvalidArgument('"vectors" must be an object: {"<field>": {"dim": ..., ...}}')
+    for field, options in given.items():
+        what = f"the vector field {field!r}"
+        if not field or any(not part for part in str(field).split(".")):
+            raise InvalidArgument(f"{what}: a field path of names separated by dots")
+        if isinstance(options, dict) and set(options) & {"embed_from", "model"}:
+            raise InvalidArgument(f"{what}: embed_from and model are not supported by this version")
+        if not VectorOptions.parse(options, what).dim:
+            raise InvalidArgument(f"{what} needs dim, the number of values in a vector")
+    return given
 
 
 def _fields(body: object, allowed: set[str], required: set[str], what: str) -> dict[str, Any]:
@@ -112,11 +128,18 @@ class AdminRoutes:
             raise InvalidArgument('"changefeed" must be "new" or "new_and_old"')
         actor.require("admin", name)
         options = {"changefeed": body["changefeed"]} if "changefeed" in body else {}
-        described = await self.ctx.blocking(self._create, name, options)
+        vectors = _vectors(body.get("vectors", {}))
+        described = await self.ctx.blocking(self._create, name, options, vectors)
         return json_response(described, 201, [(b"location", f"/api/v1/{name}".encode())])
 
-    def _create(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
-        return self.ctx.service.create_collection(name, **options)
+    def _create(
+        self, name: str, options: dict[str, Any], vectors: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        service = self.ctx.service
+        described = service.create_collection(name, **options)
+        for field, given in vectors.items():
+            service.create_vector_index(name, None, field.split("."), given)
+        return service.describe_collection(name) if vectors else described
 
     async def describe(self, request: Request, params: Params, actor: Actor) -> Response:
         """One collection's description."""

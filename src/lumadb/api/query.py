@@ -22,6 +22,7 @@ from lumadb.api.routing import Params, Router
 from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation, UniqueViolation
 from lumadb.query import Engine, Result
 from lumadb.query.columnar import Shipped
+from lumadb.query.search import hits_of, search_statement, vector_field
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
@@ -164,6 +165,32 @@ class _RoutedSource:
                 raise SchemaViolation(f"{found}; the schema was not set")
         return described
 
+    def vector_search(
+        self,
+        collection: str,
+        path: Sequence[str],
+        vector: Sequence[float],
+        k: int,
+        allowed: Sequence[str] | None = None,
+        operator: str | None = None,
+    ) -> list[tuple[float, str]] | None:
+        chosen = None if allowed is None else list(allowed)
+        work = self._docs.vector_search(collection, list(path), list(vector), k, chosen, operator)
+        return self._wait(work)
+
+    def create_vector_index(
+        self,
+        collection: str,
+        name: str | None,
+        path: Sequence[str],
+        options: dict[str, Any],
+        *,
+        exist_ok: bool = False,
+    ) -> dict[str, Any]:
+        return self._ctx.service.create_vector_index(
+            collection, name, path, options, exist_ok=exist_ok
+        )
+
     def columnar(self, query: Shipped) -> list[list[Any]] | None:
         service = self._ctx.service
         if service.keeps_columnar:  # one worker, or worker 0 of several
@@ -182,8 +209,52 @@ class QueryRoutes:
         self.engine = Engine()  # plans only: each request brings its source (and loop)
 
     def register(self, router: Router) -> None:
-        """Add the route."""
+        """Add the routes."""
         router.add("POST", "/api/v1/_query", self.query, summary="Run LQL")
+        router.add("POST", "/api/v1/{collection}/_search", self.search, summary="Nearest documents")
+
+    def _allow(self, prepared: Any, actor: Actor) -> None:
+        for action, collection in prepared.needs:
+            actor.require(action, collection)
+            if actor.rows(action, collection) is not None:
+                raise Forbidden(
+                    f"{actor.name!r} may reach only some rows of {collection!r}; "
+                    "LQL on row-filtered collections is not supported yet (use REST)"
+                )
+
+    async def search(self, request: Request, params: Params, actor: Actor) -> Response:
+        """``{"vector", "k"?, "field"?, "where"?, "params"?}`` → ``{"hits": [...]}``."""
+        collection = params["collection"]
+        actor.require("read", collection)
+        body = await request.json(self.ctx.max_body, self.ctx.max_depth)
+        if not isinstance(body, dict) or "vector" not in body:
+            if isinstance(body, dict) and "text" in body:
+                raise InvalidArgument("searching by text needs an embedding model for the field")
+            raise InvalidArgument('send {"vector": [numbers], "k": 10, "where"?: "<LQL>"}')
+        unknown = set(body) - _SEARCH_KEYS
+        if unknown:
+            known = ", ".join(sorted(_SEARCH_KEYS))
+            raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r}; known: {known}")
+        values = body.get("params", [])
+        if not isinstance(values, list):
+            raise InvalidArgument("params must be a list (for the ? of where)")
+        described = self.ctx.service.describe_collection(collection)
+        field, options = vector_field(described, body.get("field"))
+        text, _ = search_statement(
+            collection, field, options["metric"], body.get("k", 10), body.get("where")
+        )
+        prepared = await self.ctx.blocking(self.engine.prepare, text)
+        self._allow(prepared, actor)
+        vector = body["vector"]
+        source = _RoutedSource(self.ctx, asyncio.get_running_loop())
+        result = await self.ctx.blocking(
+            self.engine.run, prepared, [vector, *values, vector], source
+        )
+        ids = [row[0] for row in result.rows]
+        found = await self.ctx.docs.get_many(collection, ids)
+        # As GET /api/v1/{collection}/{id} answers them: with their id.
+        docs = [None if d is None else {"id": i, **d} for i, d in zip(ids, found, strict=True)]
+        return json_response({"hits": hits_of(result.rows, docs, options["metric"])})
 
     async def query(self, request: Request, params: Params, actor: Actor) -> Response:
         """Run ``{"query", "params"?}``; answer ``{"columns", "rows"}`` of the last statement."""
@@ -198,13 +269,7 @@ class QueryRoutes:
             raise InvalidArgument("params must be a list (for ?) or an object (for :name)")
         # Parsing a long statement takes time: not on the event loop.
         prepared = await self.ctx.blocking(self.engine.prepare, body["query"])
-        for action, collection in prepared.needs:
-            actor.require(action, collection)
-            if actor.rows(action, collection) is not None:
-                raise Forbidden(
-                    f"{actor.name!r} may reach only some rows of {collection!r}; "
-                    "LQL on row-filtered collections is not supported yet (use REST)"
-                )
+        self._allow(prepared, actor)
         source = _RoutedSource(self.ctx, asyncio.get_running_loop())
         result = await self.ctx.blocking(self.engine.run, prepared, values, source)
         if b"application/x-ndjson" in (request.header(b"accept") or b""):
@@ -212,6 +277,7 @@ class QueryRoutes:
         return json_response({"columns": result.columns, "rows": result.rows})
 
 
+_SEARCH_KEYS = {"vector", "k", "field", "where", "params"}
 _NDJSON = b"application/x-ndjson"
 _ROWS_PER_CHUNK = 1000
 

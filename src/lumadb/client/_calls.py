@@ -250,3 +250,58 @@ def bulk_calls(collection: str, pairs: Iterable[tuple[str, Document]]) -> list[C
 def bulk_count(reply: Any) -> int:
     """How many documents one ``_bulk`` body wrote."""
     return int(reply["count"])
+
+
+def search(
+    collection: str, vector: object, k: object, field: object, where: object, params: object
+) -> Call:
+    """``POST {c}/_search``; the reply's ``hits`` are the answer."""
+    body: dict[str, object] = {"vector": vector, "k": k}
+    if field is not None:
+        body["field"] = field
+    if where is not None:
+        body["where"] = where
+    if params:
+        body["params"] = params
+    return Call("POST", f"{API}/{collection}/_search", encode_json(body, InvalidArgument))
+
+
+def create_vector_index(
+    collection: str, field: object, name: object, exist_ok: bool, options: dict[str, object]
+) -> Call:
+    """``CREATE VECTOR INDEX`` through ``POST /api/v1/_query`` (the embedded options)."""
+    if not isinstance(field, str) or not field:
+        raise InvalidArgument("field must be a dotted path of names")
+    quoted = ".".join(_identifier(p) for p in field.split("."))
+    named = _identifier(name) if name is not None else ""
+    pairs = []
+    for key, value in options.items():
+        if type(value) is int:
+            pairs.append(f"{_identifier(key)} = {value}")
+        elif isinstance(value, str):
+            pairs.append(f"{_identifier(key)} = '{value.replace(chr(39), chr(39) * 2)}'")
+        else:
+            raise InvalidArgument(f"{key} must be a whole number or a text, not {value!r}")
+    guard = "IF NOT EXISTS " if exist_ok else ""
+    text = (
+        f"CREATE VECTOR INDEX {guard}{named} ON {_identifier(collection)} ({quoted}) "
+        f"WITH ({', '.join(pairs)})"
+    )
+    return query(text, None)
+
+
+def _identifier(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(f"a name must be a non-empty string, not {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def vector_index_of(collection: str, field: str, described: Any) -> dict[str, Any]:
+    """The embedded API's description of a vector index, from the collection's."""
+    found = dict(described["vectors"][field])
+    return {"name": found.pop("name"), "collection": collection, "path": field, **found}
+
+
+def hits_of(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Search hits with their documents as the embedded API gives them (see document_of)."""
+    return [{**h, "document": document_of(h["id"], h["document"])} for h in hits]

@@ -165,6 +165,39 @@ class Collection:
         """The collection's settings."""
         return dict(self._s.call(_calls.describe(self.name)))
 
+    def create_vector_index(
+        self,
+        field: str,
+        *,
+        dim: int,
+        metric: str = "cosine",
+        index: str = "hnsw",
+        name: str | None = None,
+        exist_ok: bool = False,
+        **params: int,
+    ) -> dict[str, Any]:
+        """Index the vectors at ``field`` (as :meth:`lumadb.Collection.create_vector_index`)."""
+        options = {"dim": dim, "metric": metric, "index": index, **params}
+        self._s.call(_calls.create_vector_index(self.name, field, name, exist_ok, options))
+        described = self._s.call(_calls.describe(self.name))
+        return _calls.vector_index_of(self.name, field, described)
+
+    def search(
+        self,
+        vector: Sequence[float],
+        *,
+        k: int = 10,
+        field: str | None = None,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+    ) -> list[dict[str, Any]]:
+        """The ``k`` documents nearest to ``vector`` (see :meth:`lumadb.Collection.search`)."""
+        listed = list(params) if isinstance(params, list | tuple) else params
+        query = list(vector) if isinstance(vector, list | tuple) else vector
+        call = _calls.search(self.name, query, k, field, where, listed)
+        hits = list((self._s.call(call))["hits"])
+        return _calls.hits_of(hits)
+
 
 def _first(plan: ScanPlan) -> Call:
     call = plan.next_call()

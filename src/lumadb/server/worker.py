@@ -39,6 +39,7 @@ from lumadb.service.local import LocalService
 from lumadb.service.routed import Peer, ShardRouter
 from lumadb.storage.database import stored_shard_count
 from lumadb.storage.faults import FAULTS
+from lumadb.vector.vector_set import attach_vectors
 
 __all__ = ["Placement", "build_app", "create_app", "peer_address"]
 
@@ -102,6 +103,7 @@ def open_context(
     }
     router = ShardRouter(service, executor, slot=slot, workers=workers, peers=peers)
     attach_replica(service)  # when it holds every shard; else worker 0 keeps the replica
+    attach_vectors(service)  # each worker its own shards' parts
     return ApiContext(service, router, accounts, engine, settings)
 
 

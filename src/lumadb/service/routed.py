@@ -133,6 +133,7 @@ class ShardRouter:
             "put_many": functools.partial(self.write, svc.put_many),
             "commit": functools.partial(self.write, svc.commit),
             "unique_write": self.gate.serve,
+            "vector_search": functools.partial(self.blocking, svc.vector_search),
             **self._extra_waits,
         }
 
@@ -365,6 +366,30 @@ class ShardRouter:
         if self.workers == 1:
             return self.local.text_ids(collection, path, words)
         return await self._ids("text_ids", collection, path, words)
+
+    async def vector_search(
+        self,
+        collection: str,
+        path: list[str],
+        vector: list[float],
+        k: int,
+        allowed: list[str] | None = None,
+        operator: str | None = None,
+    ) -> list[tuple[float, str]] | None:
+        """The ``k`` nearest by the vector index on ``path``, from every worker's shards
+        (None: no such index). Each worker searches on a thread: a first search builds."""
+        args = (collection, path, vector, k, allowed, operator)
+
+        async def ask(slot: int) -> Any:
+            if slot == self.slot:
+                return await self.blocking(self.local.vector_search, *args)
+            return await self._peer(slot).call("vector_search", *args)
+
+        parts = await asyncio.gather(*(ask(s) for s in range(self.workers)))
+        if any(p is None for p in parts):
+            return None  # a worker has no such index (yet): the documents answer
+        found = sorted((float(d), str(i)) for part in parts for d, i in part)
+        return found[:k]
 
     async def text_stats(
         self, collection: str, path: list[str], terms: list[str]
