@@ -309,6 +309,11 @@ SUITES: dict[str, Suite] = {
             "LQL point query vs a direct get; GROUP BY over every document vs SQLite",
         ),
         Suite(
+            "vector",
+            "benchmarks.vector",
+            "nearest-neighbour QPS at recall@10 >= 0.95 vs raw FAISS; filtered recall",
+        ),
+        Suite(
             "tpch",
             "benchmarks.tpch",
             "TPC-H Q1, Q3, Q5, Q6 in LQL vs DuckDB on the same Parquet",

@@ -12,6 +12,7 @@ document's bytes per write, so it is opt-in).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,6 +43,11 @@ def validate_name(name: object) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=256)
+def _vector_options(options: tuple[tuple[str, Any], ...]) -> VectorOptions:
+    return VectorOptions.parse(dict(options))  # parsed once per index: searches ask often
+
+
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
     """A secondary index: its name, its number (prefixing its entries) and the field path."""
@@ -57,7 +63,7 @@ class IndexSpec:
     @property
     def vector(self) -> VectorOptions:
         """A vector index's options."""
-        return VectorOptions.parse(dict(self.options))
+        return _vector_options(self.options)
 
     @property
     def paths(self) -> tuple[tuple[str, ...], ...]:

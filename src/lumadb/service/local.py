@@ -84,6 +84,7 @@ class Vectors(Protocol):
         vector: Sequence[float],
         k: int,
         allowed: Sequence[str] | None,
+        ef: int | None = None,
     ) -> list[tuple[float, str]]: ...
     def stats(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
@@ -424,8 +425,10 @@ class LocalService:
     def vector_index(self, collection: str, path: Sequence[str]) -> IndexSpec | None:
         """The vector index on ``path`` of ``collection``, if there is one."""
         steps = tuple(path)
-        spec = self._spec(collection)
-        return next((i for i in spec.indexes if i.kind == "vector" and i.path == steps), None)
+        for index in self._spec(collection).indexes:
+            if index.path == steps and index.kind == "vector":
+                return index
+        return None
 
     def vector_search(
         self,
@@ -435,6 +438,7 @@ class LocalService:
         k: int,
         allowed: Sequence[str] | None = None,
         operator: str | None = None,
+        ef: int | None = None,
     ) -> list[tuple[float, str]] | None:
         """``(distance, id)`` of up to ``k`` documents of this process's shards nearest to
         ``vector`` by the vector index on ``path``, nearest first, among ``allowed`` ids when
@@ -443,16 +447,18 @@ class LocalService:
         index = self.vector_index(collection, path)
         if index is None or self._vectors is None:
             return None
-        if operator is not None and index.vector.operator != operator:
+        options = index.vector
+        if operator is not None and options.operator != operator:
             return None
         self.store.check_open()
-        dim = int(dict(index.options)["dim"])
-        problem = vector_problem(list(vector), dim)
+        problem = vector_problem(vector if type(vector) is list else list(vector), options.dim)
         if problem is not None:
             raise InvalidArgument(f"the query vector must be {problem}")
         if type(k) is not int or k < 0:
             raise InvalidArgument(f"k must be a whole number of at least 0, not {k!r}")
-        return self._vectors.search(collection, index, vector, k, allowed)
+        if ef is not None and (type(ef) is not int or not 1 <= ef <= 32_768):
+            raise InvalidArgument(f"ef must be a whole number from 1 to 32768, not {ef!r}")
+        return self._vectors.search(collection, index, vector, k, allowed, ef)
 
     def shard_ids(self) -> list[int]:
         """The ids of the shards this process holds."""

@@ -52,6 +52,9 @@ class Ann:
     def __init__(self, options: VectorOptions, index: faiss.Index | None = None) -> None:
         self.options = options
         self._index = index if index is not None else _empty(options)
+        self._plain: dict[
+            int, faiss.SearchParameters
+        ] = {}  # by ef, for searches without a selector
 
     @property
     def size(self) -> int:
@@ -72,6 +75,7 @@ class Ann:
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         if self.options.index == "ivf_pq" and self.exact:
             self._maybe_train()
+            self._plain.clear()  # a trained index takes other parameters
 
     def _maybe_train(self) -> None:
         options = self.options
@@ -99,13 +103,18 @@ class Ann:
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """The ``k`` nearest positions to ``query`` (one row) among ``allowed`` (a bitmap,
         bit ``i`` of byte ``i // 8`` little-endian; ``None``: every position), nearest
-        first, with their distances; positions of -1 fill what was not found."""
+        first, with their distances; positions of -1 fill what was not found. ``ef`` is
+        HNSW's candidate list (0: the index's ``ef_search``; never below ``k``)."""
         if self.options.metric == "cosine":
             query = normalised(query)
-        selector = None
+        wide = max(k, ef or self.options.param("ef_search"))
         if allowed is not None:
             selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(allowed))
-        params = self._params(selector, max(k, ef))
+            params = self._params(selector, wide)
+        else:
+            params = self._plain.get(wide)
+            if params is None:
+                params = self._plain[wide] = self._params(None, wide)
         distances, positions = self._index.search(query, k, params=params)
         return self._distances(distances[0]), positions[0]
 
@@ -113,7 +122,7 @@ class Ann:
         options = self.options
         index = self._index
         if isinstance(index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(efSearch=max(ef, options.param("ef_search")))
+            params = faiss.SearchParametersHNSW(efSearch=ef)
         elif isinstance(index, faiss.IndexIVF):
             params = faiss.SearchParametersIVF(nprobe=options.param("nprobe"))
         else:

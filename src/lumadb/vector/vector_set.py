@@ -1,12 +1,13 @@
 """The vector indexes of the shards one process holds, kept from their change feeds.
 
-Each vector index has a part per shard (:class:`~lumadb.vector.shard.ShardVectors`), made
-when a search first needs it: loaded from its file if one was saved, else built from a scan of
-the shard. Before every search each part reads its shard's change feed from where it stopped
-and applies what was written since, so **a write is found by every search that starts after
-the write was acknowledged** (as an aggregate query sees the columnar replica caught up).
+Each vector index has a part per process (:class:`~lumadb.vector.part.VectorPart`) over the
+shards the process holds, made when a search first needs it: loaded from its file if one was
+saved, else built from a scan of those shards. Before every search the part reads each shard's
+change feed from where it stopped and applies what was written since, so **a write is found by
+every search that starts after the write was acknowledged** (as an aggregate query sees the
+columnar replica caught up).
 
-Parts are saved to ``<data_dir>/vectors/<index number>-<shard>.vec`` on close and, as they
+Parts are saved to ``<data_dir>/vectors/<index number>-<shards>.vec`` on close and, as they
 go, once :data:`SAVE_EVERY` changes were applied since the last save. After a crash a part
 loads its last file and catches up from the feed; a file that does not read back, or whose
 place the feed no longer reaches (retention pruned it, or a restore went back in time), is
@@ -15,6 +16,7 @@ thrown away and the part rebuilt from the documents. An in-memory database keeps
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -25,7 +27,7 @@ from lumadb.catalog import CollectionSpec, IndexSpec
 
 if TYPE_CHECKING:
     from lumadb.service.local import LocalService
-    from lumadb.vector.shard import ShardVectors
+    from lumadb.vector.part import VectorPart
 
 __all__ = ["SAVE_EVERY", "VectorSet", "attach_vectors"]
 
@@ -36,14 +38,14 @@ _READ = 4096  # change-feed records read at a time
 
 
 class VectorSet:
-    """Searches over this process's parts of every vector index."""
+    """Searches over this process's part of every vector index."""
 
     def __init__(self, service: LocalService, directory: Path | None) -> None:
         self._service = service
         self._dir = directory
         self._indexes: dict[int, tuple[str, IndexSpec]] = {}  # number -> (collection, index)
-        self._parts: dict[tuple[int, int], ShardVectors] = {}  # (number, shard) -> part
-        self._unsaved: dict[tuple[int, int], int] = {}
+        self._parts: dict[int, VectorPart] = {}  # index number -> this process's part
+        self._unsaved: dict[int, int] = {}
         self._lock = threading.Lock()
         self.builds = 0
 
@@ -53,15 +55,13 @@ class VectorSet:
             i.number: (s.name, i) for s in collections for i in s.indexes if i.kind == "vector"
         }
         with self._lock:
-            for key in [k for k in self._parts if k[0] not in wanted]:
-                del self._parts[key]
-                self._unsaved.pop(key, None)
+            for number in [n for n in self._parts if n not in wanted]:
+                del self._parts[number]
+                self._unsaved.pop(number, None)
             if self._dir is not None and self._dir.exists():
                 for file in self._dir.glob("*.vec"):
-                    number = (
-                        int(file.stem.split("-")[0]) if file.stem.split("-")[0].isdigit() else -1
-                    )
-                    if number not in wanted:
+                    head = file.stem.split("-")[0]
+                    if not head.isdigit() or int(head) not in wanted:
                         file.unlink(missing_ok=True)
             self._indexes = wanted
 
@@ -72,93 +72,100 @@ class VectorSet:
         vector: Sequence[float],
         k: int,
         allowed: Sequence[str] | None,
+        ef: int | None = None,
     ) -> list[tuple[float, str]]:
-        """Up to ``k`` ``(distance, id)`` nearest first, over every shard of this process."""
+        """Up to ``k`` ``(distance, id)`` nearest first, over every shard of this process
+        (``ef``: HNSW's candidate list for this search, instead of the index's ``ef_search``)."""
         import numpy as np  # FAISS and numpy load with the first search
 
         query = np.asarray([vector], dtype=np.float32)
         chosen = None if allowed is None else list(allowed)
-        found: list[tuple[float, str]] = []
-        for shard in self._service.shard_ids():
-            part = self._part(collection, index, shard)
-            with part.lock:
-                self._catch_up(part, index, shard)
-                found.extend(part.search(query, k, chosen))
-        found.sort()
-        return found[:k]
+        part = self._parts.get(index.number) or self._part(collection, index)
+        with part.lock:
+            self._catch_up(part, index)
+            return part.search(query, k, chosen, ef)
 
-    def _file(self, number: int, shard: int) -> Path | None:
-        return None if self._dir is None else self._dir / f"{number}-{shard}.vec"
+    def _file(self, number: int) -> Path | None:
+        if self._dir is None:
+            return None
+        shards = "_".join(str(s) for s in self._service.shard_ids())
+        return self._dir / f"{number}-{shards}.vec"
 
-    def _part(self, collection: str, index: IndexSpec, shard: int) -> ShardVectors:
-        key = (index.number, shard)
+    def _part(self, collection: str, index: IndexSpec) -> VectorPart:
         with self._lock:
-            part = self._parts.get(key)
+            part = self._parts.get(index.number)
             if part is None:
-                part = self._parts[key] = self._open(collection, index, shard)
+                part = self._parts[index.number] = self._open(collection, index)
             return part
 
-    def _open(self, collection: str, index: IndexSpec, shard: int) -> ShardVectors:
-        from lumadb.vector.shard import ShardVectors
+    def _open(self, collection: str, index: IndexSpec) -> VectorPart:
+        from lumadb.vector.part import VectorPart
 
-        file = self._file(index.number, shard)
+        file = self._file(index.number)
+        shards = tuple(self._service.shard_ids())
         if file is not None and file.exists():
             try:
-                part = ShardVectors.load(file, index.vector, collection, index.path)
+                part = VectorPart.load(file, index.vector, collection, index.path, shards)
             except (OSError, ValueError) as exc:
-                _log.warning("vector index %s (shard %d) rebuilt: %s", index.name, shard, exc)
+                _log.warning("vector index %s rebuilt: %s", index.name, exc)
             else:
-                if self._reaches(part, shard):
+                if self._reaches(part):
                     return part
-                _log.warning(
-                    "vector index %s (shard %d) rebuilt: behind the feed", index.name, shard
-                )
-        return self._build(collection, index, shard)
+                _log.warning("vector index %s rebuilt: behind the change feed", index.name)
+        return self._build(collection, index)
 
-    def _build(self, collection: str, index: IndexSpec, shard: int) -> ShardVectors:
-        from lumadb.vector.shard import ShardVectors
+    def _build(self, collection: str, index: IndexSpec) -> VectorPart:
+        from lumadb.vector.part import VectorPart
 
-        part = ShardVectors(index.vector, collection, index.path)
-        head = self._service.last_seq(shard)
-        part.fill(self._service.scan_shard(collection, shard), head)
+        service = self._service
+        shards = tuple(service.shard_ids())
+        part = VectorPart(index.vector, collection, index.path, shards)
+        for shard in shards:
+            head = service.last_seq(shard)
+            part.fill(shard, service.scan_shard(collection, shard), head)
         self.builds += 1
-        self._unsaved[(index.number, shard)] = SAVE_EVERY  # save at the next search
+        self._unsaved[index.number] = SAVE_EVERY  # saved at the next search
         return part
 
-    def _reaches(self, part: ShardVectors, shard: int) -> bool:
-        """Whether the shard's feed still holds every record after the part's place."""
-        head = self._service.last_seq(shard)
-        if part.cursor > head:
-            return False  # the part is ahead of its shard: the data went back in time
-        first = self._service.first_seq(shard)
-        return part.cursor == head or first is None or first <= part.cursor + 1
-
-    def _catch_up(self, part: ShardVectors, index: IndexSpec, shard: int) -> None:
-        key = (index.number, shard)
+    def _reaches(self, part: VectorPart) -> bool:
+        """Whether every shard's feed still holds every record after the part's place."""
         service = self._service
-        head = service.last_seq(shard)
-        if part.cursor >= head:
-            return
-        if not self._reaches(part, shard):
-            _log.warning("vector index %s (shard %d) rebuilt: behind the feed", index.name, shard)
-            part.adopt(self._build(part.collection, index, shard))
-            return
-        applied = 0
-        while part.cursor < head:
-            changes = service.changes(shard, part.cursor, _READ)
-            if not changes:
-                break
-            part.apply(changes)
-            applied += len(changes)
-        if part.wants_rebuild:  # IVF-PQ keeps no vectors to rebuild from: read them again
-            part.rebuild(service.scan_shard(part.collection, shard))
-        self._unsaved[key] = self._unsaved.get(key, 0) + applied
-        if self._unsaved[key] >= SAVE_EVERY:
-            self._save(key, part)
+        for shard, cursor in part.cursors.items():
+            head = service.last_seq(shard)
+            if cursor > head:
+                return False  # the part is ahead of its shard: the data went back in time
+            first = service.first_seq(shard)
+            if cursor < head and first is not None and first > cursor + 1:
+                return False
+        return True
 
-    def _save(self, key: tuple[int, int], part: ShardVectors) -> None:
-        file = self._file(*key)
-        self._unsaved[key] = 0
+    def _catch_up(self, part: VectorPart, index: IndexSpec) -> None:
+        service = self._service
+        applied = 0
+        for shard, cursor in list(part.cursors.items()):
+            head = service.last_seq(shard)
+            if cursor == head:
+                continue
+            if not self._reaches(part):
+                _log.warning("vector index %s rebuilt: behind the change feed", index.name)
+                part.adopt(self._build(part.collection, index))
+                return
+            while part.cursors[shard] < head:
+                changes = service.changes(shard, part.cursors[shard], _READ)
+                if not changes:
+                    break
+                part.apply(shard, changes)
+                applied += len(changes)
+        if part.wants_rebuild:  # IVF-PQ keeps no vectors to rebuild from: read them again
+            scans = (service.scan_shard(part.collection, s) for s in part.cursors)
+            part.rebuild(itertools.chain.from_iterable(scans))
+        self._unsaved[index.number] = self._unsaved.get(index.number, 0) + applied
+        if self._unsaved[index.number] >= SAVE_EVERY:
+            self._save(index.number, part)
+
+    def _save(self, number: int, part: VectorPart) -> None:
+        file = self._file(number)
+        self._unsaved[number] = 0
         if file is None:
             return
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -181,10 +188,10 @@ class VectorSet:
     def close(self) -> None:
         """Save every part that changed since it was last saved."""
         with self._lock:
-            for key, part in self._parts.items():
-                if self._unsaved.get(key):
+            for number, part in self._parts.items():
+                if self._unsaved.get(number):
                     with part.lock:
-                        self._save(key, part)
+                        self._save(number, part)
             self._parts.clear()
 
 
