@@ -207,7 +207,7 @@ class VectorPart:
         ids = self.ids
         return [
             (d, found)
-            for d, p in zip(distances.tolist(), positions.tolist(), strict=True)
+            for d, p in zip(distances, positions, strict=True)
             if p >= 0 and (found := ids[p]) is not None
         ]
 
