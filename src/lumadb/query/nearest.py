@@ -108,11 +108,15 @@ def nearest_first(select: exp.Select, rows: Rows | Any, scope: Scope, planned: P
             return planned(source, params)
         allowed = None
         if rows.where is not None:
-            allowed = [str(d["id"]) for d in rows.read(source, params)]
+            allowed = rows.matching_ids(source, params)
         hits = ask(collection, shape.path, vector, take, allowed, shape.operator)
         if hits is None or len(hits) < take:
             return planned(source, params)
-        return planned(_Candidates(source, collection, [i for _, i in hits]), params)
+        found = planned(_Candidates(source, collection, [i for _, i in hits]), params)
+        if len(found.rows) < _count(shape.limit, params):
+            # A candidate is gone or fails the WHERE now (expired, changed since): read all.
+            return planned(source, params)
+        return found
 
     return run
 

@@ -246,6 +246,7 @@ class Rows:
     indexed: list[tuple[list[str], Compiled]] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)
     text: tuple[list[str], Compiled] | None = None  # MATCH(path, words): a text index's
+    whole: bool = False  # the WHERE is just the one equality or range an index may answer
 
     def _by_index(self, source: Source, params: Params) -> list[str] | None:
         if self.text is not None:
@@ -267,6 +268,15 @@ class Rows:
             if found is not None:
                 return found
         return None
+
+    def matching_ids(self, source: Source, params: Params) -> list[str]:
+        """The ids of the documents the WHERE admits: from an index alone when the WHERE is
+        just what the index answers (no document read), else by reading them."""
+        if self.whole and self.keys is None:
+            ids = self._by_index(source, params)
+            if ids is not None:
+                return ids
+        return [str(d["id"]) for d in self.read(source, params)]
 
     def read(self, source: Source, params: Params) -> Iterator[Document]:
         wants = self.keys is None and (self.indexed or self.ranges or self.text)
@@ -296,13 +306,19 @@ def rows_of(
     """The rows of ``collection`` matching ``where``, compiled in the statement's ``scope``."""
     condition = compile_expr(where, scope) if where is not None else None
     lookup = Scope(tables=names, named=scope.named)  # the same parameters, numbered already
+    indexed, ranges = index_candidates(where, lookup), index_ranges(where, lookup)
+    terms = len(conjuncts(where))
+    whole = (terms == 1 and len(indexed) + len(ranges) == 1) or (
+        terms == 2 and len(ranges) == 1 and not indexed
+    )
     return Rows(
         collection,
         scope,
         condition,
         key_lookup(where, lookup),
-        index_candidates(where, lookup),
-        index_ranges(where, lookup),
+        indexed,
+        ranges,
+        whole=whole,
     )
 
 

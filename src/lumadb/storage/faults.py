@@ -31,6 +31,9 @@ class Faults:
     # A unique index's writers are checked but not kept one at a time: two writers can both
     # find a value free and both take it.
     unique_unguarded: bool = False
+    # A vector index part loaded from its file takes its shards' newest positions as its place,
+    # skipping the change-feed records written after the file was saved.
+    vector_skip_feed: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""
