@@ -34,6 +34,7 @@ Tree::
     ├── DataDirLocked (423)
     ├── DatabaseClosed (503)
     ├── Unavailable (503)
+    │   └── EmbeddingFailed
     └── StorageError (500)
         ├── ReadOnlyError (503)
         │   └── DurabilityError
@@ -58,6 +59,7 @@ __all__ = [
     "DocumentNotFound",
     "DocumentTooLarge",
     "DurabilityError",
+    "EmbeddingFailed",
     "Forbidden",
     "InvalidArgument",
     "InvalidCollectionName",
@@ -290,6 +292,14 @@ class Unavailable(LumaError):
     """A part of the node (another shard worker) cannot be reached right now; retry."""
 
     code = "unavailable"
+    status = 503
+
+
+class EmbeddingFailed(Unavailable):
+    """An embedding model could not make a vector (a remote endpoint failed or a model is
+    missing); the write or search was not done."""
+
+    code = "embedding_failed"
     status = 503
 
 

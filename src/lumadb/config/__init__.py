@@ -14,6 +14,7 @@ and what is allowed. See ``docs/configuration.md`` and ``luma.toml.example``.
 
 from __future__ import annotations
 
+from lumadb.config._env import key_from_env, quiet_model_libraries
 from lumadb.config._handoff import (
     failpoints,
     handoff_env,
@@ -25,6 +26,7 @@ from lumadb.config._loader import load_settings
 from lumadb.config._settings import (
     AuthSettings,
     ChangefeedSettings,
+    EmbeddingSettings,
     ErasureCoding,
     LogSettings,
     Replication,
@@ -39,6 +41,7 @@ from lumadb.config._units import parse_duration, parse_size
 __all__ = [
     "AuthSettings",
     "ChangefeedSettings",
+    "EmbeddingSettings",
     "ErasureCoding",
     "LogSettings",
     "Replication",
@@ -49,10 +52,12 @@ __all__ = [
     "WarmPolicy",
     "failpoints",
     "handoff_env",
+    "key_from_env",
     "load_settings",
     "node_pid",
     "parse_duration",
     "parse_size",
     "publish_handoff",
+    "quiet_model_libraries",
     "settings_from_handoff",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "AnalyticsSettings",
     "AuthSettings",
     "ChangefeedSettings",
+    "EmbeddingSettings",
     "ErasureCoding",
     "LogSettings",
     "Replication",
@@ -113,6 +114,16 @@ class AnalyticsSettings(_Section, frozen=True, kw_only=True):
     threads: Annotated[int, Meta(ge=0, le=256)] = 0
 
 
+class EmbeddingSettings(_Section, frozen=True, kw_only=True):
+    """``[embeddings]``: where models named ``openai:<model>`` are served, and batching."""
+
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: Annotated[float, Meta(gt=0, le=600, extra=DURATION)] = 30.0
+    batch_size: Annotated[int, Meta(ge=1, le=4096)] = 64
+    cache: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
+
+
 class ErasureCoding(_Section, frozen=True, kw_only=True, tag="ErasureCoding", tag_field="type"):
     """Warm-tier strategy: split each object into data shards plus parity shards."""
 
@@ -177,6 +188,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     storage: StorageSettings = StorageSettings()
     changefeed: ChangefeedSettings = ChangefeedSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
     tiering: TieringSettings = TieringSettings()
     log: LogSettings = LogSettings()
 

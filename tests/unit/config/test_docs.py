@@ -62,7 +62,7 @@ def test_the_walk_finds_every_kind_of_setting() -> None:
     assert ("tiering", "warm_policy", "strategy", "copies") in LEAVES
     assert ("tiering", "warm_policy", "strategy", "parity_shards") in LEAVES
     assert ("auth", "jwt_secret") in LEAVES
-    assert len(LEAVES) == 38
+    assert len(LEAVES) == 43
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=LEAF_IDS)
@@ -105,6 +105,7 @@ def test_public_api_is_pinned() -> None:
     assert lumadb.config.__all__ == [
         "AuthSettings",
         "ChangefeedSettings",
+        "EmbeddingSettings",
         "ErasureCoding",
         "LogSettings",
         "Replication",
@@ -115,11 +116,13 @@ def test_public_api_is_pinned() -> None:
         "WarmPolicy",
         "failpoints",
         "handoff_env",
+        "key_from_env",
         "load_settings",
         "node_pid",
         "parse_duration",
         "parse_size",
         "publish_handoff",
+        "quiet_model_libraries",
         "settings_from_handoff",
     ]
     for name in lumadb.config.__all__:

@@ -44,7 +44,10 @@ def test_unknown_key_lists_known_keys_and_suggests(write_toml: WriteToml) -> Non
 def test_unknown_section(write_toml: WriteToml) -> None:
     message, path = _file_message(write_toml, "[storge]\nshards = 4\n")
     assert f"unknown key storge = {{ shards = 4 }} (from {path})" in message
-    assert "known sections: server, auth, storage, changefeed, analytics, tiering, log" in message
+    assert (
+        "known sections: server, auth, storage, changefeed, analytics, embeddings, tiering, log"
+        in message
+    )
 
 
 def test_unknown_key_in_nested_tables(write_toml: WriteToml) -> None:
