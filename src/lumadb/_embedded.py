@@ -12,7 +12,7 @@ from lumadb.clock import Clock
 from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
 from lumadb.query import Engine, Result
-from lumadb.query.search import hits_of, search_statement, vector_field
+from lumadb.query.hybrid import SearchAsk, run_search
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.local import LocalService
 from lumadb.storage.database import DatabaseSnapshot
@@ -112,44 +112,71 @@ class Collection:
         self,
         field: str,
         *,
-        dim: int,
+        dim: int | None = None,
         metric: str = "cosine",
         index: str = "hnsw",
         name: str | None = None,
         exist_ok: bool = False,
+        embed_from: Sequence[str] | None = None,
+        model: str | None = None,
         **params: int,
     ) -> dict[str, Any]:
         """Index the vectors at ``field`` (a dotted path) for :meth:`search`: ``dim``
         numbers each, ``metric`` ``cosine``, ``l2`` or ``ip``, ``index`` ``hnsw`` (``m``,
         ``ef_construction``, ``ef_search``), ``ivf_pq`` (``nlist``, ``pq_m``, ``nprobe``)
-        or ``flat``. Returns the index's description."""
-        options = {"dim": dim, "metric": metric, "index": index, **params}
+        or ``flat``. With ``embed_from`` (fields) the field is computed on every write by
+        ``model`` (all-MiniLM-L6-v2 by default), whose size ``dim`` is then; ``model`` alone
+        names the model ``search(text=...)`` and LQL's ``embed()`` use. Returns the index's
+        description."""
+        options: dict[str, Any] = {"metric": metric, "index": index, **params}
+        if dim is not None:
+            options["dim"] = dim
+        if embed_from is not None:
+            options["embed_from"] = [embed_from] if isinstance(embed_from, str) else embed_from
+        if model is not None:
+            options["model"] = model
         path = field.split(".") if isinstance(field, str) else field
         return self._svc.create_vector_index(self.name, name, path, options, exist_ok=exist_ok)
 
+    def alter_vector_index(self, field: str, **options: Any) -> dict[str, Any]:
+        """Change the vector index on ``field``: a new ``model``, ``embed_from`` or
+        parameters. Documents are re-embedded in the background (``wait_embedded``)."""
+        path = field.split(".") if isinstance(field, str) else field
+        return self._svc.alter_vector_index(self.name, path, options)
+
+    def wait_embedded(self, timeout: float = 60.0) -> bool:
+        """Wait until no document waits for its computed vectors; whether none does."""
+        return self._svc.wait_embedded(timeout) and self._svc.embedding_backlog(self.name) == 0
+
     def search(
         self,
-        vector: Sequence[float],
+        vector: Sequence[float] | None = None,
         *,
+        text: str | None = None,
         k: int = 10,
         field: str | None = None,
         where: str | None = None,
         params: Sequence[Any] = (),
+        hybrid: bool = False,
+        text_field: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``k`` documents nearest to ``vector`` by the vector index on ``field`` (the
-        collection's only one by default), among those matching the LQL condition ``where``
-        (its ``?`` filled from ``params``): ``{"id", "score", "distance", "document"}``
-        each, nearest first (:mod:`lumadb.query.search`)."""
+        """The ``k`` documents nearest to ``vector`` — or to ``text``, embedded with the
+        model of the field's index — by the vector index on ``field`` (the collection's only
+        one by default), among those matching the LQL condition ``where`` (its ``?`` filled
+        from ``params``): ``{"id", "score", "distance", "document"}`` each, best first
+        (:mod:`lumadb.query.search`). ``hybrid=True`` fuses the vector ranking with BM25 over
+        the text index on ``text_field`` (:mod:`lumadb.query.hybrid`)."""
         if isinstance(params, dict | str | bytes):
             raise InvalidArgument("a search's params are a list (for the ? of where)")
-        found, options = vector_field(self._svc.describe_collection(self.name), field)
-        text, _ = search_statement(self.name, found, options["metric"], k, where)
         query = list(vector) if isinstance(vector, Sequence) else vector
+        ask = SearchAsk(query, text, k, field, where, list(params), hybrid, text_field)
         db = self._db
-        run = db.execute if db is not None else Engine(self._svc).query
-        result = run(text, [query, *params, query])
-        docs = self._svc.get_many(self.name, [row[0] for row in result.rows])
-        return hits_of(result.rows, docs, options["metric"])
+        engine = db.engine() if db is not None else Engine(self._svc)
+        return run_search(ask, self.name, self._svc, engine, _no_check)
+
+
+def _no_check(prepared: Any) -> None:
+    """The embedded database has no users: every statement is allowed."""
 
 
 class SnapshotCollection:
@@ -259,11 +286,15 @@ class Database:
 
     def execute(self, text: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Result:
         """Run LQL; the last statement's :class:`~lumadb.query.Result` (columns and rows)."""
+        result: Result = self.engine().query(text, params)
+        return result
+
+    def engine(self) -> Engine:
+        """The LQL engine of this database (made on first use; it caches plans)."""
         engine: Engine | None = self._lql
         if engine is None:
             engine = self._lql = Engine(self._svc)
-        result: Result = engine.query(text, params)
-        return result
+        return engine
 
     def snapshot(self) -> Snapshot:
         """A consistent read-only view of every collection."""

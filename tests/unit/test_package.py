@@ -90,10 +90,11 @@ def test_version_matches_pyproject() -> None:
 BASE = {"errors", "config", "clock", "_version"}
 ALLOWED = {
     "config": {"errors"},
+    "ai": BASE,
     "storage": BASE,
-    "catalog": BASE | {"storage"},
-    "service": BASE | {"storage", "catalog"},
-    "query": BASE | {"service"},
+    "catalog": BASE | {"storage", "ai"},
+    "service": BASE | {"storage", "catalog", "ai"},
+    "query": BASE | {"service", "catalog", "ai"},
     "analytics": BASE | {"service", "storage", "query"},
     "cli": BASE | {"service", "_embedded", "server", "query"},
     "_embedded": BASE | {"service", "storage", "query", "analytics", "vector"},

@@ -32,9 +32,8 @@ def _vectors(given: object) -> dict[str, dict[str, Any]]:
         what = f"the vector field {field!r}"
         if not field or any(not part for part in str(field).split(".")):
             raise InvalidArgument(f"{what}: a field path of names separated by dots")
-        if isinstance(options, dict) and set(options) & {"embed_from", "model"}:
-            raise InvalidArgument(f"{what}: embed_from and model are not supported by this version")
-        if not VectorOptions.parse(options, what).dim:
+        parsed = VectorOptions.parse(options, what)
+        if not parsed.dim and not parsed.model:  # a model gives dim
             raise InvalidArgument(f"{what} needs dim, the number of values in a vector")
     return given
 

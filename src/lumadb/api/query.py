@@ -22,7 +22,7 @@ from lumadb.api.routing import Params, Router
 from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation, UniqueViolation
 from lumadb.query import Engine, Result
 from lumadb.query.columnar import Shipped
-from lumadb.query.search import hits_of, search_statement, vector_field
+from lumadb.query.hybrid import SearchAsk, run_search
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
@@ -75,6 +75,15 @@ class _RoutedSource:
 
     def describe_collection(self, name: str) -> dict[str, Any]:
         return self._ctx.service.describe_collection(name)
+
+    def embed_query(
+        self,
+        text: str,
+        model: str | None,
+        collection: str | None = None,
+        path: Sequence[str] | None = None,
+    ) -> list[float]:
+        return self._ctx.service.embed_query(text, model, collection, path)
 
     def create_collection(self, name: str, *, exist_ok: bool = False) -> dict[str, Any]:
         return self._ctx.service.create_collection(name, exist_ok=exist_ok)
@@ -223,38 +232,24 @@ class QueryRoutes:
                 )
 
     async def search(self, request: Request, params: Params, actor: Actor) -> Response:
-        """``{"vector", "k"?, "field"?, "where"?, "params"?}`` → ``{"hits": [...]}``."""
+        """``{"vector" | "text", "k"?, "field"?, "where"?, "params"?, "hybrid"?,
+        "text_field"?}`` → ``{"hits": [...]}`` (:mod:`lumadb.query.hybrid`)."""
         collection = params["collection"]
         actor.require("read", collection)
         body = await request.json(self.ctx.max_body, self.ctx.max_depth)
-        if not isinstance(body, dict) or "vector" not in body:
-            if isinstance(body, dict) and "text" in body:
-                raise InvalidArgument("searching by text needs an embedding model for the field")
-            raise InvalidArgument('send {"vector": [numbers], "k": 10, "where"?: "<LQL>"}')
-        unknown = set(body) - _SEARCH_KEYS
-        if unknown:
-            known = ", ".join(sorted(_SEARCH_KEYS))
-            raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r}; known: {known}")
-        values = body.get("params", [])
-        if not isinstance(values, list):
-            raise InvalidArgument("params must be a list (for the ? of where)")
-        described = self.ctx.service.describe_collection(collection)
-        field, options = vector_field(described, body.get("field"))
-        text, _ = search_statement(
-            collection, field, options["metric"], body.get("k", 10), body.get("where")
-        )
-        prepared = await self.ctx.blocking(self.engine.prepare, text)
-        self._allow(prepared, actor)
-        vector = body["vector"]
+        ask = SearchAsk.of(body)
         source = _RoutedSource(self.ctx, asyncio.get_running_loop())
-        result = await self.ctx.blocking(
-            self.engine.run, prepared, [vector, *values, vector], source
+        hits = await self.ctx.blocking(
+            lambda: run_search(
+                ask,
+                collection,
+                source,
+                self.engine,
+                lambda prepared: self._allow(prepared, actor),
+                with_ids=True,  # as GET /api/v1/{collection}/{id} answers documents
+            )
         )
-        ids = [row[0] for row in result.rows]
-        found = await self.ctx.docs.get_many(collection, ids)
-        # As GET /api/v1/{collection}/{id} answers them: with their id.
-        docs = [None if d is None else {"id": i, **d} for i, d in zip(ids, found, strict=True)]
-        return json_response({"hits": hits_of(result.rows, docs, options["metric"])})
+        return json_response({"hits": hits})
 
     async def query(self, request: Request, params: Params, actor: Actor) -> Response:
         """Run ``{"query", "params"?}``; answer ``{"columns", "rows"}`` of the last statement."""
@@ -277,7 +272,6 @@ class QueryRoutes:
         return json_response({"columns": result.columns, "rows": result.rows})
 
 
-_SEARCH_KEYS = {"vector", "k", "field", "where", "params"}
 _NDJSON = b"application/x-ndjson"
 _ROWS_PER_CHUNK = 1000
 

@@ -144,7 +144,7 @@ class CollectionSpec:
         vectors = [i for i in self.indexes if i.kind == "vector"]
         if vectors:
             described["vectors"] = {
-                ".".join(i.path): {"name": i.name, **dict(i.options)} for i in vectors
+                ".".join(i.path): {"name": i.name, **i.vector.describe()} for i in vectors
             }
         if self.ttl_ms:
             described["ttl_seconds"] = self.ttl_ms / 1000

@@ -76,6 +76,7 @@ class Scope:
     subqueries: list[Any] = field(default_factory=list)
     plan_subquery: Callable[[exp.Select, Scope], Any] | None = None
     uses_score: bool = False  # score() appears: the plan must bring the text figures
+    uses_embed: bool = False  # embed() appears: the plan must bring its source along
 
     def nested(self) -> Scope:
         """A scope for a subquery: the same parameters, the enclosing names as outer."""

@@ -34,6 +34,7 @@ from lumadb.query.plans import (
     with_subqueries,
 )
 from lumadb.query.text import TextMatch, text_match, with_text_stats
+from lumadb.query.vectors import with_embedding
 from lumadb.service import Document
 
 __all__ = ["plan_ctes", "plan_select", "plan_subquery"]
@@ -333,6 +334,8 @@ def _finished(
     collection, _ = _select_from(select)
     if scope.uses_score and collection is not None:
         planned = with_text_stats(planned, collection, found)
+    if scope.uses_embed:
+        planned = with_embedding(planned)
     if not grouped or collection is None:
         return planned
     return _columnar_first(select, collection, scope, planned, output)

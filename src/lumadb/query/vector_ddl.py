@@ -1,4 +1,8 @@
-"""``CREATE VECTOR INDEX [IF NOT EXISTS] [name] ON c (field) [USING hnsw] [WITH (...)]``.
+"""``CREATE VECTOR INDEX [IF NOT EXISTS] [name] ON c (field) [EMBED FROM (a, b) [USING 'model']]
+[USING hnsw] [WITH (...)]``.
+
+``EMBED FROM`` makes the field computed: the server embeds the named fields' text with the
+model (``'all-MiniLM-L6-v2'`` unless named) on every write, and ``dim`` is the model's.
 
 pgvector's order (``ON c USING hnsw (field)``) is read too. ``WITH`` takes the options of
 :class:`~lumadb.catalog.vectors.VectorOptions` as ``key = value`` pairs (``metric = 'l2'``,
@@ -15,6 +19,7 @@ from typing import Any
 
 from sqlglot.tokenizer_core import Token, TokenType
 
+from lumadb.catalog.vectors import INDEX_TYPES
 from lumadb.errors import QueryError
 
 __all__ = ["VectorIndexDDL", "parse_vector_index"]
@@ -53,8 +58,8 @@ class _Tokens:
         shown = "the end" if self.at >= len(self.tokens) else repr(where.text)
         return QueryError(
             f"line {where.line}, column {where.col}: expected {expected}, found {shown} "
-            "(CREATE VECTOR INDEX [name] ON collection (field) [USING hnsw|ivf_pq|flat] "
-            "[WITH (key = value, ...)])"
+            "(CREATE VECTOR INDEX [name] ON collection (field) [EMBED FROM (fields) "
+            "[USING 'model']] [USING hnsw|ivf_pq|flat] [WITH (key = value, ...)])"
         )
 
     def expect(self, text: str) -> None:
@@ -91,6 +96,13 @@ def parse_vector_index(tokens: list[Token]) -> VectorIndexDDL | None:
     if read.take("USING"):
         options["index"] = read.name("hnsw, ivf_pq or flat").lower()
     path = _path(read)
+    if read.take("EMBED"):
+        read.expect("FROM")
+        options["embed_from"] = _sources(read)
+        if read.peek("USING") and _is_model(read, 1):
+            read.at += 1
+            options["model"] = read.tokens[read.at].text
+            read.at += 1
     if "index" not in options and read.take("USING"):
         options["index"] = read.name("hnsw, ivf_pq or flat").lower()
     if read.take("WITH"):
@@ -107,6 +119,42 @@ def _path(read: _Tokens) -> tuple[str, ...]:
         parts.append(read.name("a field"))
     read.expect(")")
     return tuple(parts)
+
+
+def _is_model(read: _Tokens, ahead: int) -> bool:
+    """A model name after USING: quoted, or anything but an index type."""
+    at = read.at + ahead
+    if at >= len(read.tokens):
+        return False
+    token = read.tokens[at]
+    return token.token_type in (TokenType.STRING, TokenType.IDENTIFIER) or (
+        token.text.lower() not in INDEX_TYPES
+    )
+
+
+def _is_string(read: _Tokens, ahead: int) -> bool:
+    at = read.at + ahead
+    return at < len(read.tokens) and read.tokens[at].token_type == TokenType.STRING
+
+
+def _sources(read: _Tokens) -> list[str]:
+    """``(a, b.c)`` or ``["a", "b.c"]``: the fields a computed vector is embedded from."""
+    close = "]" if read.take("[") else ")"
+    if close == ")":
+        read.expect("(")
+    found: list[str] = []
+    while True:
+        if _is_string(read, 0):
+            found.append(read.tokens[read.at].text)
+            read.at += 1
+        else:
+            parts = [read.name("a field")]
+            while read.take("."):
+                parts.append(read.name("a field"))
+            found.append(".".join(parts))
+        if read.take(close):
+            return found
+        read.expect(",")
 
 
 def _pairs(read: _Tokens) -> dict[str, Any]:
@@ -141,7 +189,8 @@ def plan_vector_index(ddl: VectorIndexDDL) -> tuple[Any, list[tuple[str, str]]]:
 
     def create(source: Source, params: Any) -> Result:
         options = dict(ddl.options)
-        if not any(k in options for k in ("dim", "dims", "dimension", "dimensions")):
+        named = ("dim", "dims", "dimension", "dimensions", "model", "embed_from")
+        if not any(k in options for k in named):
             options["dim"] = _first_length(source.scan(ddl.collection, ScanRange()), ddl)
         made = source.create_vector_index(
             ddl.collection, ddl.name, ddl.path, options, exist_ok=ddl.if_not_exists

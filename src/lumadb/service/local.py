@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from lumadb.ai import embedder_for
 from lumadb.catalog import Catalog, CollectionSpec, IndexSpec, validate_name
 from lumadb.catalog.vectors import VectorOptions
 from lumadb.clock import Clock
@@ -28,12 +29,15 @@ from lumadb.errors import (
     InvalidId,
     LumaError,
     NotFound,
+    QueryError,
     SchemaViolation,
     UniqueViolation,
 )
 from lumadb.service import Change, Document, ScanRange, bulk
+from lumadb.service.embedding import Embedding
 from lumadb.service.ids import new_id
 from lumadb.service.indexes import IndexSet
+from lumadb.service.reembed import Reembedder
 from lumadb.service.schemas import SchemaSet, compile_schema, violation
 from lumadb.service.text import TextSet, tokens
 from lumadb.service.ttl import TtlSet
@@ -117,6 +121,8 @@ class LocalService:
         self._schemas = SchemaSet(self._shards)
         self._texts = TextSet(self._shards)
         self._vector_checks = VectorCheckSet(self._shards)
+        self._embedding = Embedding(settings.embeddings)
+        self._reembed = Reembedder(self, self._embedding)
         self._vectors: Vectors | None = None
         self._purger: threading.Thread | None = None
         self._stop = threading.Event()
@@ -153,6 +159,7 @@ class LocalService:
         self._schemas.sync(catalog.collections.values())
         self._texts.sync(catalog.collections.values())
         self._vector_checks.sync(catalog.collections.values())
+        self._reembed.kick()
         if self._vectors is not None:
             self._vectors.sync(catalog.collections.values())
         if self._ttl.active and self._purger is None:
@@ -376,9 +383,7 @@ class LocalService:
         steps = tuple(path)
         if not steps or not all(isinstance(p, str) and p for p in steps):
             raise InvalidArgument("a vector index needs a field path of names")
-        vector = VectorOptions.parse(options)
-        if not vector.dim:
-            raise InvalidArgument("a vector index needs dim, the number of values in a vector")
+        vector = self._model_dim(VectorOptions.parse(options))
         name = name or f"{collection}_{'_'.join(steps)}_vector"
         validate_name(name)
         stored = tuple(sorted(vector.to_record().items()))
@@ -403,7 +408,91 @@ class LocalService:
             elif not exist_ok or found[0].name != collection or found[1].options != stored:
                 raise Conflict(f"index {name!r} already exists")
         self._drop_numbers(gone)
-        return {"name": name, "collection": collection, "path": ".".join(steps), **dict(stored)}
+        self._reembed.kick()
+        return {"name": name, "collection": collection, "path": ".".join(steps)} | (
+            vector.describe()
+        )
+
+    def _model_dim(self, vector: VectorOptions) -> VectorOptions:
+        """The options with ``dim`` taken from the model when one is named (and checked)."""
+        if vector.model:
+            dim = embedder_for(vector.model, self.settings.embeddings).dim
+            if vector.dim and vector.dim != dim:
+                raise InvalidArgument(
+                    f"the model {vector.model!r} makes vectors of {dim} numbers, not {vector.dim}"
+                )
+            vector = vector.with_dim(dim)
+        if not vector.dim:
+            raise InvalidArgument("a vector index needs dim, the number of values in a vector")
+        return vector
+
+    def alter_vector_index(
+        self, collection: str, path: Sequence[str], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change the options of the vector index on ``path`` (a new ``model`` or
+        ``embed_from`` among them): the index is rebuilt under its name, and documents whose
+        computed vector was made otherwise are re-embedded in the background."""
+        with self._ddl, self.records.locked():
+            self.store.check_open()
+            gone = self._adopt(self._read_catalog())
+            index = self.vector_index(collection, path)
+            if index is None:
+                raise NotFound(f"{collection}.{'.'.join(path)} has no vector index")
+            record = index.vector.to_record()
+            given = VectorOptions.parse({**record, **options})  # the names' spellings checked
+            if "dim" not in options and given.model != index.vector.model:
+                given = VectorOptions.parse({**given.to_record(), "dim": 0})
+            vector = self._model_dim(given)
+            stored = tuple(sorted(vector.to_record().items()))
+            if stored != index.options:
+                catalog = self._catalog.without_index(index.name)
+                self._write_catalog(
+                    catalog.with_index(collection, index.name, index.path, "vector", options=stored)
+                )
+        self._drop_numbers(gone)
+        self._reembed.kick()
+        return {"name": index.name, "collection": collection, "path": ".".join(index.path)} | (
+            vector.describe()
+        )
+
+    def embed_query(
+        self,
+        text: str,
+        model: str | None,
+        collection: str | None = None,
+        path: Sequence[str] | None = None,
+    ) -> list[float]:
+        """A query's vector: by ``model``, or by the model of the vector index on ``path``
+        of ``collection``."""
+        if model is None:
+            if collection is None or path is None:
+                raise QueryError("embedding a query needs a model or a vector field")
+            index = self.vector_index(collection, path)
+            shown = f"{collection}.{'.'.join(path)}"
+            if index is None:
+                raise QueryError(f"{shown} has no vector index, so no embedding model")
+            model = index.vector.model
+            if not model:
+                raise QueryError(
+                    f"the vector index on {shown} names no embedding model: give it one "
+                    "(WITH (model = '...')) or name it in embed('...', 'model')"
+                )
+        row = embedder_for(model, self.settings.embeddings).embed([text])[0]
+        vector: list[float] = row.tolist()
+        return vector
+
+    def collection_specs(self) -> list[CollectionSpec]:
+        """The collections' specs as this process knows them now."""
+        return list(self._specs.values())
+
+    def wait_embedded(self, timeout: float = 60.0) -> bool:
+        """Wait until the background re-embedding has nothing left to do here."""
+        return self._reembed.wait(timeout)
+
+    def embedding_backlog(self, collection: str) -> int:
+        """How many documents of this process's shards still wait for their computed vector
+        fields to be (re)made with the current model (0 once the background work is done)."""
+        return self._reembed.backlog(self._spec(collection))
 
     def _first_bad_vector(self, collection: str, path: tuple[str, ...], dim: int) -> str | None:
         """What is wrong with the first stored document (of this process) whose value at
@@ -678,6 +767,8 @@ class LocalService:
     def put(self, collection: str, doc_id: str, doc: Document) -> None:
         """Create or replace a document."""
         spec = self._specs.get(collection) or self._spec(collection)
+        if self._embedding.fields(spec):
+            doc = self._embedding.fill(spec, [doc])[0]
         # The checks of encode_id and encode_document, inlined: this is the hottest path of
         # the embedded API. Anything unusual takes the slow path, which raises their errors.
         if type(doc_id) is str and type(doc) is dict and doc_id.isprintable():
@@ -710,6 +801,8 @@ class LocalService:
         without one: a router picks it first, to know the shard.
         """
         spec = self._spec(collection)
+        if self._embedding.fields(spec):
+            doc = self._embedding.fill(spec, [doc])[0]
         given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
         if given is not _ABSENT and not isinstance(given, str):
             raise InvalidId(f"the 'id' field must be a string, not {type(given).__name__}")
@@ -779,6 +872,8 @@ class LocalService:
         :class:`~lumadb.errors.DocumentExists`; returns the new version.
         """
         spec = self._spec(collection)
+        if self._embedding.fields(spec):
+            doc = self._embedding.fill(spec, [doc])[0]
         key = spec.prefix + _encode_id(doc_id)
         body = self._encode(doc_id, doc)
         self._shard_for(key).put(key, body, spec.images, ABSENT if version is None else version)
@@ -831,6 +926,7 @@ class LocalService:
         other's. Returns how many writes there were.
         """
         self.store.check_open()
+        writes = self._embedded_writes(writes)
         groups: dict[int, list[tuple[bytes, bytes | None, int, int]]] = {}
         for collection, doc_id, doc, expect in writes:
             spec = self._spec(collection)
@@ -855,11 +951,33 @@ class LocalService:
             shard.wait_durable()
         return len(writes)
 
+    def _embedded_writes(
+        self, writes: Sequence[tuple[str, str, Document | None, int]]
+    ) -> Sequence[tuple[str, str, Document | None, int]]:
+        """A transaction's writes with the computed vector fields of its documents set (one
+        model call per collection and field)."""
+        by_collection: dict[str, list[int]] = {}
+        for at, (collection, _, doc, _) in enumerate(writes):
+            if doc is not None:
+                by_collection.setdefault(collection, []).append(at)
+        out = list(writes)
+        for collection, positions in by_collection.items():
+            spec = self._spec(collection)
+            if self._embedding.fields(spec):
+                filled = self._embedding.fill(spec, [writes[at][2] for at in positions])
+                for at, doc in zip(positions, filled, strict=True):
+                    out[at] = (out[at][0], out[at][1], doc, out[at][3])
+        return out
+
     def put_many(self, collection: str, pairs: Iterable[tuple[str, Document]]) -> int:
         """Create or replace many documents; one atomic batch per shard (all or none in a
         collection with a unique index, whose check may refuse any of them)."""
         spec = self._spec(collection)
         items = _as_list(pairs, "pairs")
+        if self._embedding.fields(spec):
+            pairs_at = [_pair(at, item) for at, item in enumerate(items)]
+            filled = self._embedding.fill(spec, [doc for _, doc in pairs_at])
+            items = [(doc_id, doc) for (doc_id, _), doc in zip(pairs_at, filled, strict=True)]
         if any(i.unique for i in spec.indexes):
             return self.commit(
                 [(collection, *_pair(at, item), NO_EXPECT) for at, item in enumerate(items)]
@@ -1027,6 +1145,7 @@ class LocalService:
     def close(self) -> None:
         """Close the columnar replica and the storage database."""
         self._stop.set()
+        self._reembed.close()
         if self._purger is not None:
             self._purger.join()
         if self._columnar is not None:
