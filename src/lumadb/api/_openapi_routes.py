@@ -188,8 +188,19 @@ SCHEMAS: dict[str, Schema] = {
             "nlist": {"type": "integer"},
             "pq_m": {"type": "integer"},
             "nprobe": {"type": "integer"},
+            "embed_from": {
+                "type": "array",
+                "items": STRING,
+                "minItems": 1,
+                "description": "fields whose text the server embeds into this one on writes",
+            },
+            "model": {
+                "type": "string",
+                "description": "all-MiniLM-L6-v2 (default), local:<dir>, openai:<model>, "
+                "clip:<dir>",
+            },
         },
-        ("dim",),
+        (),
     ),
     "CollectionList": _object(
         {"collections": {"type": "array", "items": ref("Collection")}}, ("collections",)
@@ -243,12 +254,19 @@ SCHEMAS: dict[str, Schema] = {
     "Search": _object(
         {
             "vector": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "description": "embedded with the field's model (instead of vector)",
+            },
+            "hybrid": {"type": "boolean", "description": "fuse with BM25 by reciprocal rank"},
+            "text_field": {"type": "string", "description": "the text-indexed field (hybrid)"},
             "k": {"type": "integer", "minimum": 1, "maximum": 10000},
             "field": {"type": "string", "description": "the vector field (default: the only one)"},
             "where": {"type": "string", "description": "an LQL condition (pre-filter)"},
             "params": {"type": "array", "description": "values for the ? of where"},
         },
-        ("vector",),
+        (),
     ),
     "SearchResult": _object(
         {
@@ -258,7 +276,15 @@ SCHEMAS: dict[str, Schema] = {
                     {
                         "id": ref("DocumentId"),
                         "score": {"type": "number", "description": "higher is nearer"},
-                        "distance": {"type": "number", "description": "the metric's distance"},
+                        "distance": {
+                            "type": ["number", "null"],
+                            "description": "the metric's distance (null: not in the vector "
+                            "ranking of a hybrid search)",
+                        },
+                        "text_score": {
+                            "type": ["number", "null"],
+                            "description": "BM25 of a hybrid search (null: not matched)",
+                        },
                         "document": ref("Document"),
                     },
                     ("id", "score", "distance", "document"),

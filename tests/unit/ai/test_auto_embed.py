@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.unit.ai.models_kit import DIM, openai_server
+from tests.unit.ai.models_kit import DIM, openai_server, png, tiny_clip
 
 import lumadb
 from lumadb.ai import embedder_for
 from lumadb.config import EmbeddingSettings, Settings
-from lumadb.errors import InvalidArgument, QueryError
+from lumadb.errors import InvalidArgument, InvalidDocument, QueryError
 from lumadb.query.hybrid import RRF_K
 
 CORPUS = {
@@ -207,3 +207,25 @@ def test_an_openai_compatible_endpoint_embeds_writes(tmp_path: Path) -> None:
             with pytest.raises(lumadb.errors.EmbeddingFailed):
                 docs.put("new", {"body": "this cannot be embedded now"})
             assert docs.get("new") is None  # nothing half-written
+
+
+def test_an_image_model_embeds_pictures(db: lumadb.Database, tmp_path: Path) -> None:
+    name = tiny_clip(tmp_path / "clip")
+    model = embedder_for(name)
+    photos = db.create_collection("photos")
+    made = photos.create_vector_index("embedding", embed_from=["image"], model=name)
+    assert made["dim"] == model.dim
+    images = {"red": png((250, 0, 0)), "blue": png((0, 0, 250)), "green": png((0, 250, 0))}
+    photos.put_many([(k, {"image": v, "caption": k}) for k, v in images.items()])
+    stored = photos.get("blue")["embedding"]
+    assert np.allclose(stored, model.embed_documents([images["blue"]])[0], atol=1e-6)
+    hits = photos.search(stored, k=1)
+    assert hits[0]["id"] == "blue"
+    by_text = photos.search(text="a blue picture", k=3)
+    assert {h["id"] for h in by_text} == set(images)
+    text_vector = model.embed(["a blue picture"])[0]
+    nearest = max(images, key=lambda k: float(model.embed_documents([images[k]])[0] @ text_vector))
+    assert by_text[0]["id"] == nearest
+    with pytest.raises(InvalidDocument, match="base64 image"):
+        photos.put("bad", {"image": "not a picture"})
+    assert photos.get("bad") is None
