@@ -76,6 +76,11 @@ class _RoutedSource:
     def describe_collection(self, name: str) -> dict[str, Any]:
         return self._ctx.service.describe_collection(name)
 
+    def alter_vector_index(
+        self, collection: str, path: Sequence[str], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._ctx.service.alter_vector_index(collection, path, options)
+
     def embed_query(
         self,
         text: str,

@@ -235,7 +235,8 @@ def explain(  # noqa: PLR0911
     found = indexes or {}
     if isinstance(statement, VectorIndexDDL):
         path = ".".join(statement.path)
-        return [f"Create a vector index on {statement.collection} ({path})"]
+        verb = "Change the" if statement.alter else "Create a"
+        return [f"{verb} vector index on {statement.collection} ({path})"]
     if isinstance(statement, CollectionDDL):
         if statement.action == "schema":
             verb = "Remove" if statement.schema is None else "Set (checking the stored documents)"

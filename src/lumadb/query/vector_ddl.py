@@ -3,6 +3,8 @@
 
 ``EMBED FROM`` makes the field computed: the server embeds the named fields' text with the
 model (``'all-MiniLM-L6-v2'`` unless named) on every write, and ``dim`` is the model's.
+``ALTER VECTOR INDEX ON c (field) [EMBED FROM (...) [USING 'model']] SET (key = value, ...)``
+changes an index's options (a new model re-embeds the documents in the background).
 
 pgvector's order (``ON c USING hnsw (field)``) is read too. ``WITH`` takes the options of
 :class:`~lumadb.catalog.vectors.VectorOptions` as ``key = value`` pairs (``metric = 'l2'``,
@@ -37,6 +39,7 @@ class VectorIndexDDL:
     name: str | None = None
     if_not_exists: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    alter: bool = False
 
 
 class _Tokens:
@@ -81,10 +84,13 @@ class _Tokens:
 
 def parse_vector_index(tokens: list[Token]) -> VectorIndexDDL | None:
     """The statement if ``tokens`` are a ``CREATE VECTOR INDEX``, else ``None``."""
-    if [t.text.upper() for t in tokens[:3]] != ["CREATE", "VECTOR", "INDEX"]:
+    words = [t.text.upper() for t in tokens[:3]]
+    if words[1:] != ["VECTOR", "INDEX"] or words[0] not in ("CREATE", "ALTER"):
         return None
     read = _Tokens(tokens)
     read.at = 3
+    if words[0] == "ALTER":
+        return _alter(read)
     if_not_exists = read.take("IF")
     if if_not_exists:
         read.expect("NOT")
@@ -119,6 +125,28 @@ def _path(read: _Tokens) -> tuple[str, ...]:
         parts.append(read.name("a field"))
     read.expect(")")
     return tuple(parts)
+
+
+def _alter(read: _Tokens) -> VectorIndexDDL:
+    read.expect("ON")
+    collection = read.name("a collection name")
+    path = _path(read)
+    options: dict[str, Any] = {}
+    if read.take("EMBED"):
+        read.expect("FROM")
+        options["embed_from"] = _sources(read)
+        if read.take("USING"):
+            if not _is_model(read, 0):
+                raise read.fail("a model name")
+            options["model"] = read.tokens[read.at].text
+            read.at += 1
+    if read.take("SET") or read.take("WITH"):
+        options.update(_pairs(read))
+    if not options:
+        raise read.fail("EMBED FROM or SET (key = value, ...)")
+    if not read.done():
+        raise read.fail("the end of the statement")
+    return VectorIndexDDL(collection, path, options=options, alter=True)
 
 
 def _is_model(read: _Tokens, ahead: int) -> bool:
@@ -186,6 +214,15 @@ def plan_vector_index(ddl: VectorIndexDDL) -> tuple[Any, list[tuple[str, str]]]:
     """The plan of a ``CREATE VECTOR INDEX`` and the permission it needs."""
     from lumadb.query.plans import Result, Source
     from lumadb.service import ScanRange
+
+    def alter(source: Source, params: Any) -> Result:
+        made = source.alter_vector_index(ddl.collection, ddl.path, dict(ddl.options))
+        columns = ["index", "collection", "path", "dim", "metric", "type", "model"]
+        row = [made["name"], ddl.collection, made["path"], made["dim"], made["metric"]]
+        return Result(columns, [[*row, made["index"], made.get("model")]])
+
+    if ddl.alter:
+        return alter, [("admin", ddl.collection)]
 
     def create(source: Source, params: Any) -> Result:
         options = dict(ddl.options)

@@ -106,6 +106,11 @@ class Embedding:
     def __init__(self, settings: EmbeddingSettings) -> None:
         self._settings = settings
         self._fields: dict[int, tuple[CollectionSpec, tuple[EmbeddedField, ...]]] = {}
+        self.active = False  # whether any collection has a computed field (the hot check)
+
+    def sync(self, specs: Sequence[CollectionSpec]) -> None:
+        """Take in the catalog's collections."""
+        self.active = any(self.fields(spec) for spec in specs)
 
     def fields(self, spec: CollectionSpec) -> tuple[EmbeddedField, ...]:
         """The computed fields of ``spec`` (cached per catalog version of the collection)."""

@@ -159,6 +159,7 @@ class LocalService:
         self._schemas.sync(catalog.collections.values())
         self._texts.sync(catalog.collections.values())
         self._vector_checks.sync(catalog.collections.values())
+        self._embedding.sync(list(catalog.collections.values()))
         self._reembed.kick()
         if self._vectors is not None:
             self._vectors.sync(catalog.collections.values())
@@ -767,7 +768,7 @@ class LocalService:
     def put(self, collection: str, doc_id: str, doc: Document) -> None:
         """Create or replace a document."""
         spec = self._specs.get(collection) or self._spec(collection)
-        if self._embedding.fields(spec):
+        if self._embedding.active and self._embedding.fields(spec):
             doc = self._embedding.fill(spec, [doc])[0]
         # The checks of encode_id and encode_document, inlined: this is the hottest path of
         # the embedded API. Anything unusual takes the slow path, which raises their errors.
@@ -801,7 +802,7 @@ class LocalService:
         without one: a router picks it first, to know the shard.
         """
         spec = self._spec(collection)
-        if self._embedding.fields(spec):
+        if self._embedding.active and self._embedding.fields(spec):
             doc = self._embedding.fill(spec, [doc])[0]
         given = doc.get("id", _ABSENT) if isinstance(doc, dict) else _ABSENT
         if given is not _ABSENT and not isinstance(given, str):
@@ -872,7 +873,7 @@ class LocalService:
         :class:`~lumadb.errors.DocumentExists`; returns the new version.
         """
         spec = self._spec(collection)
-        if self._embedding.fields(spec):
+        if self._embedding.active and self._embedding.fields(spec):
             doc = self._embedding.fill(spec, [doc])[0]
         key = spec.prefix + _encode_id(doc_id)
         body = self._encode(doc_id, doc)

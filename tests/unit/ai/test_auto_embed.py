@@ -229,3 +229,21 @@ def test_an_image_model_embeds_pictures(db: lumadb.Database, tmp_path: Path) -> 
     with pytest.raises(InvalidDocument, match="base64 image"):
         photos.put("bad", {"image": "not a picture"})
     assert photos.get("bad") is None
+
+
+def test_alter_vector_index_in_lql(db: lumadb.Database) -> None:
+    docs = _docs(db)
+    docs.put_many(list(CORPUS.items()))
+    done = db.execute("ALTER VECTOR INDEX ON notes (embedding) EMBED FROM (body) SET (m = 16)")
+    assert done.rows[0][0] == "notes_embedding_vector"
+    assert docs.wait_embedded(60)
+    described = docs.describe()["vectors"]["embedding"]
+    assert described["embed_from"] == ["body"]
+    assert described["m"] == 16
+    assert {d["_embedded"]["embedding"]["from"][0] for _, d in docs.scan()} == {"body"}
+    with pytest.raises(QueryError, match="EMBED FROM or SET"):
+        db.execute("ALTER VECTOR INDEX ON notes (embedding)")
+    with pytest.raises(lumadb.errors.NotFound, match="no vector index"):
+        db.execute("ALTER VECTOR INDEX ON notes (title) SET (m = 8)")
+    with pytest.raises(InvalidArgument, match="model must be"):
+        db.execute("ALTER VECTOR INDEX ON notes (embedding) SET (model = 'nope')")
