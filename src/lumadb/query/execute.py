@@ -211,7 +211,7 @@ def _definition(
 
 
 def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, str]]]:
-    """``CREATE INDEX [IF NOT EXISTS] name ON c (path)`` and ``DROP INDEX [IF EXISTS] name``."""
+    """``CREATE INDEX [IF NOT EXISTS] [name] ON c (path)`` and ``DROP INDEX [IF EXISTS] name``."""
     if isinstance(statement, exp.Drop):
         tables = statement.args.get("tables") or []
         if len(tables) != 1:
@@ -245,6 +245,9 @@ def _index_ddl(statement: exp.Create | exp.Drop) -> tuple[Plan, list[tuple[str, 
             raise QueryError(f"an index needs a field path, not {target.sql(dialect=Lql)}")
         paths.append([str(p) for p in path])
     name, exist_ok = index.name, bool(statement.args.get("exists"))
+    if not name:  # PostgreSQL's way: <collection>_<fields>_idx (a text index: _text)
+        fields = "_".join("_".join(p) for p in paths)
+        name = f"{collection}_{fields}_{'text' if kind == 'text' else 'idx'}"
     steps, more = paths[0], paths[1:]
 
     def create(source: Source, params: Params) -> Result:

@@ -212,3 +212,14 @@ def test_a_composite_index_answers_its_leading_equalities(
         assert db.query(text, ["s1", 3]) == scanned
         wanted = [i for i in range(140) if i % 4 == 1 and i % 7 == 3 and i > 10]
         assert scanned == [{"id": f"o{i:03d}"} for i in wanted]
+
+
+def test_unnamed_indexes_are_named_as_postgresql_does() -> None:
+    import lumadb
+
+    with lumadb.open(":memory:") as db:
+        db.create_collection("docs")
+        assert db.execute("CREATE INDEX ON docs (body)").rows[0][0] == "docs_body_idx"
+        made = db.execute("CREATE UNIQUE INDEX ON docs (a, b.c)").rows[0][0]
+        assert made == "docs_a_b_c_idx"
+        assert db.execute("CREATE TEXT INDEX ON docs (body)").rows[0][0] == "docs_body_text"
