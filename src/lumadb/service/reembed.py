@@ -43,12 +43,20 @@ class Reembedder:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._declared: frozenset[Any] = frozenset()
         self.rewritten = 0
 
     def kick(self) -> None:
-        """Look for stale documents again (the catalog changed)."""
+        """Look for stale documents again when the computed fields' declarations changed (a
+        walk reads every document of their collections, so not for other catalog changes)."""
         specs = list(self._service.collection_specs())
-        if not any(self._embedding.fields(s) for s in specs):
+        declared = frozenset(
+            (spec.number, field) for spec in specs for field in self._embedding.fields(spec)
+        )
+        if declared == self._declared:
+            return
+        self._declared = declared
+        if not declared:
             return
         self._idle.clear()
         self._wake.set()
