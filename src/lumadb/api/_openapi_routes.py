@@ -83,6 +83,35 @@ def _object(properties: Schema, required: Iterable[str] = (), **extra: Any) -> S
 
 
 STRING: Schema = {"type": "string"}
+_SETTINGS: dict[str, Schema] = {
+    "schema": {
+        "type": ["object", "boolean", "null"],
+        "description": "a JSON Schema every write must match (null: none)",
+    },
+    "indexes": {
+        "type": "array",
+        "description": "value and text indexes: {name?, fields: [paths], unique?, kind?}",
+        "items": _object(
+            {
+                "name": STRING,
+                "fields": {"type": "array", "items": STRING, "minItems": 1},
+                "unique": {"type": "boolean"},
+                "kind": {"enum": ["value", "text"]},
+            },
+            ("fields",),
+        ),
+    },
+    "vectors": {
+        "type": "object",
+        "description": "vector indexes by field path: {dim, metric?, index?, embed_from?, ...}",
+        "additionalProperties": {"$ref": "#/components/schemas/VectorIndex"},
+    },
+    "ttl": {
+        "type": ["string", "number", "null"],
+        "description": "documents expire this long after their last write ('30d', seconds; "
+        "null: never)",
+    },
+}
 _MS: Schema = {"type": "integer", "minimum": 0, "description": "milliseconds since the epoch"}
 _ACTIONS: Schema = {"type": "array", "items": {"enum": ["read", "write", "admin"]}, "minItems": 1}
 _GRANTS: Schema = {
@@ -162,20 +191,48 @@ SCHEMAS: dict[str, Schema] = {
         "description": "what a change-feed record carries: the new document, or also the old",
     },
     "Collection": _object(
-        {"name": ref("CollectionName"), "changefeed": ref("Changefeed"), "created_ms": _MS},
+        {
+            "name": ref("CollectionName"),
+            "changefeed": ref("Changefeed"),
+            "created_ms": _MS,
+            "indexes": {"type": "array", "items": ref("IndexDescribed")},
+            "vectors": {"type": "object", "additionalProperties": {"type": "object"}},
+            "schema": {"type": ["object", "boolean"]},
+            "ttl_seconds": {"type": "number"},
+        },
         ("name", "changefeed", "created_ms"),
     ),
+    "IndexDescribed": {
+        "type": "object",
+        "properties": {
+            "name": STRING,
+            "path": STRING,
+            "fields": {"type": "array", "items": STRING},
+            "kind": {"enum": ["value", "text"]},
+            "unique": {"type": "boolean"},
+        },
+        "required": ["name", "path", "fields"],
+    },
     "CollectionCreate": _object(
         {
             "name": ref("CollectionName"),
             "changefeed": ref("Changefeed"),
-            "vectors": {
-                "type": "object",
-                "description": "vector indexes by field path: {dim, metric?, index?, ...}",
-                "additionalProperties": ref("VectorIndex"),
-            },
+            **_SETTINGS,
         },
         ("name",),
+    ),
+    "CollectionPatch": _object(
+        {
+            "schema": _SETTINGS["schema"],
+            "indexes": _SETTINGS["indexes"],
+            "vectors": {
+                "type": "object",
+                "description": "by field path: options to declare or change, null to drop",
+                "additionalProperties": {"anyOf": [ref("VectorIndex"), {"type": "null"}]},
+            },
+            "ttl": _SETTINGS["ttl"],
+        },
+        description="a JSON merge patch of the description: a key given replaces it",
     ),
     "VectorIndex": _object(
         {
@@ -453,6 +510,14 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         "collections",
         {200: Reply("The collection", "Collection")},
         (403, 404),
+        path=_COLLECTION,
+    ),
+    ("PATCH", "/api/v1/_collections/{name}"): Operation(
+        "changeCollection",
+        "collections",
+        {200: Reply("The collection as it is now", "Collection")},
+        (403, 404, 409, 422),
+        Body("CollectionPatch"),
         path=_COLLECTION,
     ),
     ("DELETE", "/api/v1/_collections/{name}"): Operation(

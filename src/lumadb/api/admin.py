@@ -7,35 +7,27 @@ it). ``/api/v1/_auth/token`` is the one route besides ``/health`` that needs no 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lumadb.api._wire import Request, Response, empty_response, json_response
 from lumadb.api.auth.passwords import check_password_policy, hash_password
+from lumadb.api.collection_settings import (
+    SETTING_KEYS,
+    Settings,
+    apply_settings,
+    read_settings,
+)
 from lumadb.api.context import ApiContext
+from lumadb.api.query import routed_source
 from lumadb.api.routing import Params, Router
-from lumadb.catalog.vectors import VectorOptions
 from lumadb.errors import Forbidden, InvalidArgument, NotFound
 from lumadb.service.permissions import Actor
 
 __all__ = ["AdminRoutes"]
 
 LOGIN_SLOT = 0  # the shard worker that checks passwords and counts failed logins
-_COLLECTION_KEYS = {"name", "changefeed", "vectors"}
-_LATER_KEYS = {"schema", "indexes", "ttl"}
-
-
-def _vectors(given: object) -> dict[str, dict[str, Any]]:
-    """A collection's ``"vectors"``, checked before anything is made."""
-    if not isinstance(given, dict):
-        raise InvalidArgument('"vectors" must be an object: {"<field>": {"dim": ..., ...}}')
-    for field, options in given.items():
-        what = f"the vector field {field!r}"
-        if not field or any(not part for part in str(field).split(".")):
-            raise InvalidArgument(f"{what}: a field path of names separated by dots")
-        parsed = VectorOptions.parse(options, what)
-        if not parsed.dim and not parsed.model:  # a model gives dim
-            raise InvalidArgument(f"{what} needs dim, the number of values in a vector")
-    return given
+_COLLECTION_KEYS = {"name", "changefeed"} | SETTING_KEYS
 
 
 def _fields(body: object, allowed: set[str], required: set[str], what: str) -> dict[str, Any]:
@@ -67,6 +59,7 @@ class AdminRoutes:
         add("GET", "/api/v1/_collections", self.collections, summary="List collections")
         add("POST", "/api/v1/_collections", self.create_collection, summary="Create one")
         add("GET", "/api/v1/_collections/{name}", self.describe, summary="Describe one")
+        add("PATCH", "/api/v1/_collections/{name}", self.change, summary="Change a collection")
         add("DELETE", "/api/v1/_collections/{name}", self.drop, summary="Drop a collection")
         add("GET", "/api/v1/_users", self.users, summary="List users")
         add("POST", "/api/v1/_users", self.create_user, summary="Create a user")
@@ -113,12 +106,9 @@ class AdminRoutes:
         return json_response({"collections": visible})
 
     async def create_collection(self, request: Request, params: Params, actor: Actor) -> Response:
-        """Create a collection from ``{"name", "changefeed"?}``."""
-        body = await self._body(request)
-        if isinstance(body, dict) and set(body) & _LATER_KEYS:
-            key = sorted(set(body) & _LATER_KEYS)[0]
-            raise InvalidArgument(f"collection field {key!r} is not supported by this version")
-        body = _fields(body, _COLLECTION_KEYS, {"name"}, "a collection")
+        """Create a collection from ``{"name", "changefeed"?, "schema"?, "indexes"?,
+        "vectors"?, "ttl"?}`` (:mod:`lumadb.api.collection_settings`): all or nothing."""
+        body = _fields(await self._body(request), _COLLECTION_KEYS, {"name"}, "a collection")
         name = body["name"]
         if not isinstance(name, str):
             raise InvalidArgument("the collection name must be a string")
@@ -127,18 +117,44 @@ class AdminRoutes:
             raise InvalidArgument('"changefeed" must be "new" or "new_and_old"')
         actor.require("admin", name)
         options = {"changefeed": body["changefeed"]} if "changefeed" in body else {}
-        vectors = _vectors(body.get("vectors", {}))
-        described = await self.ctx.blocking(self._create, name, options, vectors)
+        settings = read_settings(body, name, creating=True)
+        source = routed_source(self.ctx, asyncio.get_running_loop())
+        described = await self.ctx.blocking(self._create, source, name, options, settings)
         return json_response(described, 201, [(b"location", f"/api/v1/{name}".encode())])
 
     def _create(
-        self, name: str, options: dict[str, Any], vectors: dict[str, dict[str, Any]]
+        self, source: Any, name: str, options: dict[str, Any], settings: Settings
     ) -> dict[str, Any]:
         service = self.ctx.service
-        described = service.create_collection(name, **options)
-        for field, given in vectors.items():
-            service.create_vector_index(name, None, field.split("."), given)
-        return service.describe_collection(name) if vectors else described
+        service.create_collection(name, **options)
+        try:
+            apply_settings(source, name, settings, creating=True)
+        except BaseException:
+            service.drop_collection(name, missing_ok=True)  # a create is all or nothing
+            raise
+        return service.describe_collection(name)
+
+    async def change(self, request: Request, params: Params, actor: Actor) -> Response:
+        """Change a collection's settings with a JSON merge patch of its description."""
+        name = params["name"]
+        actor.require("admin", name)
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            raise InvalidArgument("send a JSON object: a merge patch of the description")
+        unknown = set(body) - SETTING_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            fixed = key in ("name", "changefeed", "created_ms")
+            raise InvalidArgument(
+                f"{key!r} cannot be changed"
+                if fixed
+                else f"unknown field {key!r}; known: {', '.join(sorted(SETTING_KEYS))}"
+            )
+        self.ctx.service.describe_collection(name)  # 404 before anything else
+        settings = read_settings(body, name)
+        source = routed_source(self.ctx, asyncio.get_running_loop())
+        await self.ctx.blocking(apply_settings, source, name, settings)
+        return json_response(self.ctx.service.describe_collection(name))
 
     async def describe(self, request: Request, params: Params, actor: Actor) -> Response:
         """One collection's description."""

@@ -23,6 +23,7 @@ from lumadb.errors import Forbidden, InvalidArgument, SchemaViolation, UniqueVio
 from lumadb.query import Engine, Result
 from lumadb.query.columnar import Shipped
 from lumadb.query.hybrid import SearchAsk, run_search
+from lumadb.query.plans import Source
 from lumadb.query.text import merge_stats
 from lumadb.service import Document, ScanRange
 from lumadb.service.permissions import Actor
@@ -290,3 +291,8 @@ def _lines(result: Result) -> Iterator[bytes]:
             orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
             for row in rows[at : at + _ROWS_PER_CHUNK]
         )
+
+
+def routed_source(ctx: ApiContext, loop: asyncio.AbstractEventLoop) -> Source:
+    """The LQL source of a request: the node's documents and catalog, from a worker thread."""
+    return _RoutedSource(ctx, loop)

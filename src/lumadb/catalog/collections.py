@@ -136,7 +136,7 @@ class CollectionSpec:
         listed = [i for i in self.indexes if i.kind != "vector"]
         if listed:
             described["indexes"] = [
-                {"name": i.name, "path": i.shown()}
+                {"name": i.name, "path": i.shown(), "fields": [".".join(p) for p in i.paths]}
                 | ({"kind": i.kind} if i.kind != "value" else {})
                 | ({"unique": True} if i.unique else {})
                 for i in listed

@@ -110,7 +110,7 @@ def test_creating_over_duplicates_fails_and_leaves_no_index(db: lumadb.Database)
     people.put("p99", {"city": "Oslo"})  # no index refuses it
     db.query("CREATE UNIQUE INDEX people_n ON people (n)")
     described = db._svc.describe_collection("people")["indexes"]
-    assert described == [{"name": "people_n", "path": "n", "unique": True}]
+    assert described == [{"name": "people_n", "path": "n", "fields": ["n"], "unique": True}]
     with pytest.raises(UniqueViolation):
         people.put("p100", {"n": 3})
     with pytest.raises(QueryError, match="cannot be UNIQUE"):
