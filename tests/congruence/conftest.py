@@ -28,7 +28,7 @@ import lumadb.client
 
 ADMIN_PASSWORD = "admin-pass-congruence"
 JWT_SECRET = "congruence-secret-" + "y" * 40
-MAX_DOCUMENT_SIZE = 4096
+MAX_DOCUMENT_SIZE = 16384  # small, yet room for a 384-number embedding
 STARTUP_TIMEOUT = 30.0
 _names = itertools.count()
 

@@ -14,7 +14,7 @@ import pytest
 
 import lumadb
 
-BIG = "x" * 5000  # over the suite's max_document_size
+BIG = "x" * 20000  # over the suite's max_document_size
 NAN, INF = float("nan"), float("inf")
 
 Case = tuple[str, Callable[[Any, Any], object], type[lumadb.LumaError]]

@@ -252,42 +252,76 @@ def bulk_count(reply: Any) -> int:
     return int(reply["count"])
 
 
-def search(
-    collection: str, vector: object, k: object, field: object, where: object, params: object
-) -> Call:
-    """``POST {c}/_search``; the reply's ``hits`` are the answer."""
-    body: dict[str, object] = {"vector": vector, "k": k}
-    if field is not None:
-        body["field"] = field
-    if where is not None:
-        body["where"] = where
-    if params:
-        body["params"] = params
+def search(collection: str, vector: object, params: object, **given: object) -> Call:
+    """``POST {c}/_search`` with the embedded ``search``'s arguments (those not ``None``);
+    the reply's ``hits`` are the answer."""
+    body: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    if vector is not None:
+        body["vector"] = list(vector) if isinstance(vector, list | tuple) else vector
+    listed = list(params) if isinstance(params, list | tuple) else params
+    if listed:
+        body["params"] = listed
+    if body.get("hybrid") is False:
+        del body["hybrid"]
     return Call("POST", f"{API}/{collection}/_search", encode_json(body, InvalidArgument))
+
+
+def vector_options(
+    dim: object, metric: object, index: object, embed_from: object, model: object, **params: object
+) -> dict[str, object]:
+    """The options of the embedded ``create_vector_index`` as ``WITH`` takes them."""
+    options: dict[str, object] = {"metric": metric, "index": index, **params}
+    if dim is not None:
+        options["dim"] = dim
+    if embed_from is not None:
+        options["embed_from"] = embed_from
+    if model is not None:
+        options["model"] = model
+    return options
 
 
 def create_vector_index(
     collection: str, field: object, name: object, exist_ok: bool, options: dict[str, object]
 ) -> Call:
     """``CREATE VECTOR INDEX`` through ``POST /api/v1/_query`` (the embedded options)."""
+    named = _identifier(name) if name is not None else ""
+    guard = "IF NOT EXISTS " if exist_ok else ""
+    text = (
+        f"CREATE VECTOR INDEX {guard}{named} ON {_identifier(collection)} ({_path(field)}) "
+        f"WITH ({_pairs(options)})"
+    )
+    return query(text, None)
+
+
+def alter_vector_index(collection: str, field: object, options: dict[str, object]) -> Call:
+    """``ALTER VECTOR INDEX ... SET (...)`` through ``POST /api/v1/_query``."""
+    text = f"ALTER VECTOR INDEX ON {_identifier(collection)} ({_path(field)}) SET "
+    return query(f"{text}({_pairs(options)})", None)
+
+
+def _path(field: object) -> str:
     if not isinstance(field, str) or not field:
         raise InvalidArgument("field must be a dotted path of names")
-    quoted = ".".join(_identifier(p) for p in field.split("."))
-    named = _identifier(name) if name is not None else ""
+    return ".".join(_identifier(p) for p in field.split("."))
+
+
+def _pairs(options: dict[str, object]) -> str:
     pairs = []
-    for key, value in options.items():
+    for key, given in options.items():
+        value = given
+        if key == "embed_from" and isinstance(given, list | tuple):
+            if not all(isinstance(v, str) for v in given):
+                raise InvalidArgument("embed_from must be a list of field names")
+            value = ",".join(given)  # WITH takes the sources as one comma-separated text
         if type(value) is int:
             pairs.append(f"{_identifier(key)} = {value}")
         elif isinstance(value, str):
             pairs.append(f"{_identifier(key)} = '{value.replace(chr(39), chr(39) * 2)}'")
         else:
             raise InvalidArgument(f"{key} must be a whole number or a text, not {value!r}")
-    guard = "IF NOT EXISTS " if exist_ok else ""
-    text = (
-        f"CREATE VECTOR INDEX {guard}{named} ON {_identifier(collection)} ({quoted}) "
-        f"WITH ({', '.join(pairs)})"
-    )
-    return query(text, None)
+    if not pairs:
+        raise InvalidArgument("no options given")
+    return ", ".join(pairs)
 
 
 def _identifier(name: object) -> str:

@@ -169,32 +169,53 @@ class Collection:
         self,
         field: str,
         *,
-        dim: int,
+        dim: int | None = None,
         metric: str = "cosine",
         index: str = "hnsw",
         name: str | None = None,
         exist_ok: bool = False,
+        embed_from: Sequence[str] | None = None,
+        model: str | None = None,
         **params: int,
     ) -> dict[str, Any]:
         """Index the vectors at ``field`` (as :meth:`lumadb.Collection.create_vector_index`)."""
-        options = {"dim": dim, "metric": metric, "index": index, **params}
+        options = _calls.vector_options(dim, metric, index, embed_from, model, **params)
         self._s.call(_calls.create_vector_index(self.name, field, name, exist_ok, options))
+        described = self._s.call(_calls.describe(self.name))
+        return _calls.vector_index_of(self.name, field, described)
+
+    def alter_vector_index(self, field: str, **options: Any) -> dict[str, Any]:
+        """Change the vector index on ``field`` (as
+        :meth:`lumadb.Collection.alter_vector_index`)."""
+        self._s.call(_calls.alter_vector_index(self.name, field, options))
         described = self._s.call(_calls.describe(self.name))
         return _calls.vector_index_of(self.name, field, described)
 
     def search(
         self,
-        vector: Sequence[float],
+        vector: Sequence[float] | None = None,
         *,
+        text: str | None = None,
         k: int = 10,
         field: str | None = None,
         where: str | None = None,
         params: Sequence[Any] = (),
+        hybrid: bool = False,
+        text_field: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``k`` documents nearest to ``vector`` (see :meth:`lumadb.Collection.search`)."""
-        listed = list(params) if isinstance(params, list | tuple) else params
-        query = list(vector) if isinstance(vector, list | tuple) else vector
-        call = _calls.search(self.name, query, k, field, where, listed)
+        """The ``k`` best documents for ``vector`` or ``text`` (see
+        :meth:`lumadb.Collection.search`)."""
+        call = _calls.search(
+            self.name,
+            vector,
+            params,
+            text=text,
+            k=k,
+            field=field,
+            where=where,
+            hybrid=hybrid,
+            text_field=text_field,
+        )
         hits = list((self._s.call(call))["hits"])
         return _calls.hits_of(hits)
 
