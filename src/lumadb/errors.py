@@ -16,7 +16,8 @@ Tree::
     │   ├── InvalidArgument
     │   ├── MalformedRequest
     │   ├── RequestTooLarge (413)
-    │   └── UnsupportedMediaType (415)
+    │   ├── UnsupportedMediaType (415)
+    │   └── TranslationFailed (422)
     ├── ConfigError
     ├── Unauthorized (401)
     ├── Forbidden (403)
@@ -34,7 +35,8 @@ Tree::
     ├── DataDirLocked (423)
     ├── DatabaseClosed (503)
     ├── Unavailable (503)
-    │   └── EmbeddingFailed
+    │   ├── EmbeddingFailed
+    │   └── LanguageModelFailed
     └── StorageError (500)
         ├── ReadOnlyError (503)
         │   └── DurabilityError
@@ -63,6 +65,7 @@ __all__ = [
     "Forbidden",
     "InvalidArgument",
     "InvalidCollectionName",
+    "LanguageModelFailed",
     "InvalidDocument",
     "InvalidId",
     "InvalidInput",
@@ -77,6 +80,7 @@ __all__ = [
     "SchemaViolation",
     "StorageError",
     "TooManyRequests",
+    "TranslationFailed",
     "Unauthorized",
     "Unavailable",
     "UniqueViolation",
@@ -171,6 +175,15 @@ class UnsupportedMediaType(InvalidInput):
 
     code = "unsupported_media_type"
     status = 415
+
+
+class TranslationFailed(InvalidInput):
+    """A question could not be turned into one read-only LQL statement (``POST /api/v1/_nlq``,
+    ``db.ask``): the translator did not understand it, or a language model answered something
+    that is not a single SELECT."""
+
+    code = "translation_failed"
+    status = 422
 
 
 class ConfigError(LumaError):
@@ -300,6 +313,14 @@ class EmbeddingFailed(Unavailable):
     missing); the write or search was not done."""
 
     code = "embedding_failed"
+    status = 503
+
+
+class LanguageModelFailed(Unavailable):
+    """The language model behind ``POST /api/v1/_nlq`` could not answer (its endpoint failed
+    or timed out, or its model file could not be loaded); nothing was run."""
+
+    code = "language_model_failed"
     status = 503
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "EmbeddingSettings",
     "ErasureCoding",
     "LogSettings",
+    "NlqSettings",
     "Replication",
     "ServerSettings",
     "Settings",
@@ -124,6 +125,20 @@ class EmbeddingSettings(_Section, frozen=True, kw_only=True):
     cache: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
 
 
+class NlqSettings(_Section, frozen=True, kw_only=True):
+    """``[nlq]``: what turns questions into LQL (``POST /api/v1/_nlq``, ``db.ask``)."""
+
+    provider: Literal["builtin", "openai", "llama"] = "builtin"
+    base_url: Annotated[str, Meta(min_length=1)] = "https://api.openai.com/v1"
+    model: Annotated[str, Meta(min_length=1)] = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    model_path: str = ""
+    timeout: Annotated[float, Meta(gt=0, le=600, extra=DURATION)] = 30.0
+    max_tokens: Annotated[int, Meta(ge=16, le=8192)] = 256
+    sample_size: Annotated[int, Meta(ge=1, le=10_000)] = 200
+    linking_model: str = "all-MiniLM-L6-v2"
+
+
 class ErasureCoding(_Section, frozen=True, kw_only=True, tag="ErasureCoding", tag_field="type"):
     """Warm-tier strategy: split each object into data shards plus parity shards."""
 
@@ -189,6 +204,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     changefeed: ChangefeedSettings = ChangefeedSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
+    nlq: NlqSettings = NlqSettings()
     tiering: TieringSettings = TieringSettings()
     log: LogSettings = LogSettings()
 

@@ -62,7 +62,7 @@ def test_the_walk_finds_every_kind_of_setting() -> None:
     assert ("tiering", "warm_policy", "strategy", "copies") in LEAVES
     assert ("tiering", "warm_policy", "strategy", "parity_shards") in LEAVES
     assert ("auth", "jwt_secret") in LEAVES
-    assert len(LEAVES) == 43
+    assert len(LEAVES) == 52
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=LEAF_IDS)
@@ -108,6 +108,7 @@ def test_public_api_is_pinned() -> None:
         "EmbeddingSettings",
         "ErasureCoding",
         "LogSettings",
+        "NlqSettings",
         "Replication",
         "ServerSettings",
         "Settings",
