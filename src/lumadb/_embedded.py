@@ -244,6 +244,7 @@ class Database:
     def __init__(self, service: LocalService) -> None:
         self._svc = service
         self._lql: Engine | None = None
+        self._nlq: tuple[Any, Any] | None = None  # the question provider and audit log
 
     @property
     def path(self) -> str:
@@ -288,6 +289,32 @@ class Database:
         """Run LQL; the last statement's :class:`~lumadb.query.Result` (columns and rows)."""
         result: Result = self.engine().query(text, params)
         return result
+
+    def ask(self, question: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Answer a question in plain language: ``{"question", "lql", "provider", "columns",
+        "rows"}`` (the LQL only when ``dry_run``), by ``[nlq] provider`` — the built-in
+        offline translator by default (:mod:`lumadb.nlq`)."""
+        from lumadb.nlq.ask import answer, schema_of
+        from lumadb.nlq.audit import AuditLog
+        from lumadb.nlq.providers import provider_for
+
+        svc = self._svc
+        if self._nlq is None:
+            path = None if svc.store.in_memory else svc.store.path
+            self._nlq = (provider_for(svc.settings.nlq), AuditLog(path))
+        provider, audit = self._nlq
+        sample = svc.settings.nlq.sample_size
+        found: dict[str, Any] = answer(
+            question,
+            provider=provider,
+            schema=lambda: schema_of(svc, self.list_collections(), sample),
+            engine=self.engine(),
+            source=svc,
+            allow=_no_check,
+            dry_run=dry_run,
+            record=audit.record,
+        )
+        return found
 
     def engine(self) -> Engine:
         """The LQL engine of this database (made on first use; it caches plans)."""

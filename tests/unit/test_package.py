@@ -97,9 +97,10 @@ ALLOWED = {
     "query": BASE | {"service", "catalog", "ai"},
     "analytics": BASE | {"service", "storage", "query"},
     "cli": BASE | {"service", "_embedded", "server", "query"},
-    "_embedded": BASE | {"service", "storage", "query", "analytics", "vector"},
+    "_embedded": BASE | {"service", "storage", "query", "analytics", "vector", "nlq"},
+    "nlq": BASE | {"service", "query", "ai"},
     "vector": BASE | {"service", "catalog", "storage"},
-    "api": BASE | {"service", "catalog", "query"},
+    "api": BASE | {"service", "catalog", "query", "nlq"},
     "server": BASE | {"service", "catalog", "storage", "api", "_embedded", "analytics", "vector"},
     "client": BASE | {"service"},
 }

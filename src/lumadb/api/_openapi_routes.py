@@ -350,6 +350,27 @@ SCHEMAS: dict[str, Schema] = {
         },
         ("hits",),
     ),
+    "Question": _object(
+        {
+            "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "dry_run": {"type": "boolean", "description": "translate only; run nothing"},
+            "collection": {"type": "string", "description": "ask about this collection only"},
+        },
+        ("question",),
+    ),
+    "Answer": _object(
+        {
+            "question": STRING,
+            "lql": {"type": "string", "description": "the LQL the question became"},
+            "provider": {"enum": ["builtin", "openai", "llama"]},
+            "columns": {"type": "array", "items": STRING},
+            "rows": {"type": "array", "items": {"type": "array"}},
+        },
+        ("question", "lql", "provider"),
+    ),
+    "AuditEntries": _object(
+        {"entries": {"type": "array", "items": {"type": "object"}}}, ("entries",)
+    ),
     "QueryResult": _object(
         {
             "columns": {"type": "array", "items": STRING},
@@ -428,6 +449,9 @@ def _header(name: str, description: str) -> Schema:
 
 
 PARAMETERS: dict[str, Schema] = {
+    "audit_limit": _query(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}, "entries"
+    ),
     "limit": _query(
         "limit", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100}, "page size"
     ),
@@ -492,6 +516,20 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         {200: Reply("The columns and rows of the last statement", "QueryResult")},
         (403, 404, 409),
         Body("Query"),
+    ),
+    ("POST", "/api/v1/_nlq"): Operation(
+        "ask",
+        "query",
+        {200: Reply("The question's LQL and its rows", "Answer")},
+        (403, 404, 422),
+        Body("Question"),
+    ),
+    ("GET", "/api/v1/_nlq/audit"): Operation(
+        "questionAudit",
+        "query",
+        {200: Reply("The newest questions asked, newest first", "AuditEntries")},
+        (403,),
+        parameters=("audit_limit",),
     ),
     ("GET", "/api/v1/_collections"): Operation(
         "listCollections",

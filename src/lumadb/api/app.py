@@ -19,6 +19,7 @@ from lumadb.api._wire import Receive, Request, Response, Scope, Send, send_respo
 from lumadb.api.admin import AdminRoutes
 from lumadb.api.context import ApiContext
 from lumadb.api.errors import error_response
+from lumadb.api.nlq import NlqRoutes
 from lumadb.api.query import QueryRoutes
 from lumadb.api.rest import DocumentRoutes
 from lumadb.api.routing import Route, Router
@@ -43,6 +44,7 @@ def build_router(ctx: ApiContext, metrics: Metrics) -> Router:
     SystemRoutes(ctx, metrics).register(router)
     AdminRoutes(ctx).register(router)
     QueryRoutes(ctx).register(router)
+    NlqRoutes(ctx).register(router)
     DocumentRoutes(ctx).register(router)
     # Last: it documents every route registered before it (and fails on one it cannot).
     docs.register(router)

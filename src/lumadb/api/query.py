@@ -229,13 +229,7 @@ class QueryRoutes:
         router.add("POST", "/api/v1/{collection}/_search", self.search, summary="Nearest documents")
 
     def _allow(self, prepared: Any, actor: Actor) -> None:
-        for action, collection in prepared.needs:
-            actor.require(action, collection)
-            if actor.rows(action, collection) is not None:
-                raise Forbidden(
-                    f"{actor.name!r} may reach only some rows of {collection!r}; "
-                    "LQL on row-filtered collections is not supported yet (use REST)"
-                )
+        allow_lql(prepared, actor)
 
     async def search(self, request: Request, params: Params, actor: Actor) -> Response:
         """``{"vector" | "text", "k"?, "field"?, "where"?, "params"?, "hybrid"?,
@@ -296,3 +290,15 @@ def _lines(result: Result) -> Iterator[bytes]:
 def routed_source(ctx: ApiContext, loop: asyncio.AbstractEventLoop) -> Source:
     """The LQL source of a request: the node's documents and catalog, from a worker thread."""
     return _RoutedSource(ctx, loop)
+
+
+def allow_lql(prepared: Any, actor: Actor) -> None:
+    """Refuse prepared LQL that needs a permission ``actor`` lacks (or reaches row-filtered
+    collections, which LQL does not filter yet)."""
+    for action, collection in prepared.needs:
+        actor.require(action, collection)
+        if actor.rows(action, collection) is not None:
+            raise Forbidden(
+                f"{actor.name!r} may reach only some rows of {collection!r}; "
+                "LQL on row-filtered collections is not supported yet (use REST)"
+            )

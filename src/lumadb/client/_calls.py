@@ -115,6 +115,12 @@ def query(text: object, params: object) -> Call:
     return Call("POST", f"{API}/_query", encode_json(body, InvalidArgument))
 
 
+def ask(question: object, dry_run: bool) -> Call:
+    """``POST /api/v1/_nlq``; the reply is the answer as the embedded ``ask`` gives it."""
+    body = {"question": question, "dry_run": dry_run}
+    return Call("POST", f"{API}/_nlq", encode_json(body, InvalidArgument))
+
+
 def rows_of(reply: Any) -> list[dict[str, Any]]:
     """The rows of a query reply as dicts, as the embedded ``db.query`` returns them."""
     columns = reply["columns"]

@@ -262,6 +262,11 @@ class Client:
         """Run LQL on the node; the rows of the last statement as dicts (``docs/lql.md``)."""
         return _calls.rows_of(self._s.call(_calls.query(text, params)))
 
+    def ask(self, question: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Answer a question in plain language (see :meth:`lumadb.Database.ask`)."""
+        answer: dict[str, Any] = self._s.call(_calls.ask(question, dry_run))
+        return answer
+
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Drop a collection and its documents; returns whether it existed."""
         call = _calls.drop_collection(name, missing_ok)

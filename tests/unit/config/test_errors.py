@@ -45,8 +45,8 @@ def test_unknown_section(write_toml: WriteToml) -> None:
     message, path = _file_message(write_toml, "[storge]\nshards = 4\n")
     assert f"unknown key storge = {{ shards = 4 }} (from {path})" in message
     assert (
-        "known sections: server, auth, storage, changefeed, analytics, embeddings, nlq, tiering, log"
-        in message
+        "known sections: server, auth, storage, changefeed, analytics, embeddings, nlq, "
+        "tiering, log" in message
     )
 
 
