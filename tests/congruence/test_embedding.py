@@ -77,3 +77,15 @@ def test_declaration_errors(db: Any, name: str) -> None:
     docs.create_vector_index("v", dim=2)
     with pytest.raises(lumadb.errors.QueryError, match="no embedding model"):
         docs.search(text="words")
+
+
+def test_ask(db: Any, name: str) -> None:
+    docs = db.create_collection(name)
+    docs.put_many([("o1", {"status": "paid", "amount": 3}), ("o2", {"status": "new", "amount": 4})])
+    found = db.ask(f"how many paid {name}")
+    assert found["lql"] == f"SELECT count(*) FROM {name} WHERE status = 'paid'"  # noqa: S608
+    assert found["rows"] == [[1]]
+    dry = db.ask(f"average amount of {name}", dry_run=True)
+    assert "rows" not in dry
+    with pytest.raises(lumadb.errors.TranslationFailed):
+        db.ask("")
