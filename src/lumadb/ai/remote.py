@@ -15,9 +15,9 @@ import httpx
 import numpy as np
 
 from lumadb.config import EmbeddingSettings, key_from_env
-from lumadb.errors import EmbeddingFailed
+from lumadb.errors import EmbeddingFailed, LumaError
 
-__all__ = ["OpenAIEmbeddings"]
+__all__ = ["OpenAIEmbeddings", "post_json"]
 
 _PROBE = "dimension probe"
 
@@ -44,15 +44,7 @@ class OpenAIEmbeddings:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, in the order given (the answer's ``index`` says which)."""
         body = {"model": self._model, "input": list(texts), "encoding_format": "float"}
-        try:
-            answer = self._client.post(self._url, json=body)
-        except httpx.HTTPError as exc:
-            raise EmbeddingFailed(f"the embeddings endpoint {self._url} failed: {exc}") from exc
-        if answer.status_code != 200:
-            raise EmbeddingFailed(
-                f"the embeddings endpoint {self._url} answered {answer.status_code}: "
-                f"{answer.text[:200]}"
-            )
+        answer = post_json(self._client, self._url, body, EmbeddingFailed, "embeddings endpoint")
         rows = _rows(answer, len(texts), self._url)
         if self._dim is None:
             self._dim = rows.shape[1]
@@ -61,6 +53,20 @@ class OpenAIEmbeddings:
     def embed_documents(self, values: Sequence[str]) -> np.ndarray:
         """Documents embed as queries do."""
         return self.embed_queries(values)
+
+
+def post_json(
+    client: httpx.Client, url: str, body: Any, failure: type[LumaError], what: str
+) -> httpx.Response:
+    """``POST`` of JSON to an OpenAI-compatible endpoint; a transport failure or an answer
+    other than 200 is ``failure`` naming the endpoint and its answer."""
+    try:
+        answer = client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        raise failure(f"the {what} {url} failed: {exc}") from exc
+    if answer.status_code != 200:
+        raise failure(f"the {what} {url} answered {answer.status_code}: {answer.text[:200]}")
+    return answer
 
 
 def _rows(answer: httpx.Response, count: int, url: str) -> np.ndarray:
