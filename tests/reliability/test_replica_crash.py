@@ -97,6 +97,11 @@ def test_the_replica_agrees_with_the_documents_after_every_kill(
 def test_canary_a_place_recorded_before_its_records_disagrees_after_kills(
     tmp_path: Path, record_property: object
 ) -> None:
-    figures = _run(tmp_path, canary="replica_cursor_first")
+    for attempt in range(3):  # a fresh directory when a run's kills all missed the window
+        run_dir = tmp_path / f"attempt{attempt}"
+        run_dir.mkdir()
+        figures = _run(run_dir, canary="replica_cursor_first")
+        if figures["missing"] + figures["extra"] + figures["changed"]:
+            break
     report(record_property, "replica kill -9 canary", figures)  # type: ignore[arg-type]
     assert figures["missing"] + figures["extra"] + figures["changed"] > 0
