@@ -87,5 +87,7 @@ def test_ask(db: Any, name: str) -> None:
     assert found["rows"] == [[1]]
     dry = db.ask(f"average amount of {name}", dry_run=True)
     assert "rows" not in dry
-    with pytest.raises(lumadb.errors.TranslationFailed):
+    with pytest.raises(lumadb.errors.InvalidArgument):
         db.ask("")
+    with pytest.raises(lumadb.errors.TranslationFailed):
+        db.ask("zzz qqq")

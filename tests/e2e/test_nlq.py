@@ -41,7 +41,8 @@ def test_questions_are_answered_with_the_callers_permissions(api: Api, name: str
     assert hinted.status_code == 403, hinted.text
 
     bad = [
-        ({"question": ""}, 422),
+        ({"question": ""}, 400),
+        ({"question": "zzz qqq"}, 422),
         ({"question": "x", "dry_run": "yes"}, 400),
         ({"question": "x", "colour": 1}, 400),
         ({"dry_run": True}, 400),

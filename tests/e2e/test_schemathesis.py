@@ -48,8 +48,8 @@ APP = LumaApp(_start, close_context)
 # Schema-valid requests the handlers still refuse, rightly: 400 for what no schema can say
 # (a role that does not exist, an id that is not printable or differs from the path's, a
 # cursor this server did not hand out), 412 for an If-Match naming another version, which
-# the handlers check before the id.
-_REFUSED = ["400", "412"]
+# the handlers check before the id, 422 for a question no translator can place.
+_REFUSED = ["400", "412", "422"]
 CONFIG = {
     "checks": {
         "positive_data_acceptance": {

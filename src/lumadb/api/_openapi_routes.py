@@ -354,7 +354,10 @@ SCHEMAS: dict[str, Schema] = {
         {
             "question": {"type": "string", "minLength": 1, "maxLength": 2000},
             "dry_run": {"type": "boolean", "description": "translate only; run nothing"},
-            "collection": {"type": "string", "description": "ask about this collection only"},
+            "collection": {
+                "type": ["string", "null"],
+                "description": "ask about this collection only",
+            },
         },
         ("question",),
     ),
@@ -528,7 +531,7 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         "questionAudit",
         "query",
         {200: Reply("The newest questions asked, newest first", "AuditEntries")},
-        (403,),
+        (400, 403),
         parameters=("audit_limit",),
     ),
     ("GET", "/api/v1/_collections"): Operation(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from lumadb.errors import LumaError, QueryError, TranslationFailed
+from lumadb.errors import InvalidArgument, LumaError, QueryError, TranslationFailed
 from lumadb.nlq import LLMProvider
 from lumadb.nlq.schema import Schema, summarise
 from lumadb.query.execute import Engine, Prepared
@@ -72,9 +72,9 @@ def answer(
 ) -> dict[str, Any]:
     """``{"question", "lql", "provider"[, "columns", "rows"]}`` for a question."""
     if not isinstance(question, str) or not question.strip():
-        raise TranslationFailed("ask a question (a non-empty text)")
+        raise InvalidArgument("ask a question (a non-empty text)")
     if len(question) > MAX_QUESTION:
-        raise TranslationFailed(f"a question is at most {MAX_QUESTION} characters")
+        raise InvalidArgument(f"a question is at most {MAX_QUESTION} characters")
     entry: dict[str, Any] = {
         "question": question,
         "provider": provider.name,

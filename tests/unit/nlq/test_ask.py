@@ -126,7 +126,7 @@ def test_dry_run_and_bad_questions() -> None:
             "provider": "builtin",
         }
         for question in ("", "   ", "x" * 3000, 3):
-            with pytest.raises(TranslationFailed):
+            with pytest.raises(lumadb.errors.InvalidArgument):
                 db.ask(question)  # type: ignore[arg-type]
         with pytest.raises(TranslationFailed, match="no collection"):
             db.ask("tell me about the weather on mars")
