@@ -13,6 +13,7 @@ from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
 from lumadb.query import Engine, Result
 from lumadb.query.hybrid import SearchAsk, run_search
+from lumadb.query.search import nearest_hits, query_list, vector_field
 from lumadb.service import Change, Document, ScanRange
 from lumadb.service.local import LocalService
 from lumadb.storage.database import DatabaseSnapshot
@@ -160,16 +161,23 @@ class Collection:
         hybrid: bool = False,
         text_field: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``k`` documents nearest to ``vector`` — or to ``text``, embedded with the
-        model of the field's index — by the vector index on ``field`` (the collection's only
-        one by default), among those matching the LQL condition ``where`` (its ``?`` filled
-        from ``params``): ``{"id", "score", "distance", "document"}`` each, best first
-        (:mod:`lumadb.query.search`). ``hybrid=True`` fuses the vector ranking with BM25 over
-        the text index on ``text_field`` (:mod:`lumadb.query.hybrid`)."""
+        """The ``k`` documents nearest to ``vector`` (a list of numbers or a numpy array) — or
+        to ``text``, embedded with the model of the field's index — by the vector index on
+        ``field`` (the collection's only one by default), among those matching the LQL
+        condition ``where`` (its ``?`` filled from ``params``): ``{"id", "score", "distance",
+        "document"}`` each, best first (:mod:`lumadb.query.search`). ``hybrid=True`` fuses the
+        vector ranking with BM25 over the text index on ``text_field``
+        (:mod:`lumadb.query.hybrid`)."""
         if isinstance(params, dict | str | bytes):
             raise InvalidArgument("a search's params are a list (for the ? of where)")
-        query = list(vector) if isinstance(vector, Sequence) else vector
-        ask = SearchAsk(query, text, k, field, where, list(params), hybrid, text_field)
+        if vector is not None and text is None and where is None and hybrid is False:
+            # A plain vector search: the index may answer alone (search.nearest_hits), which
+            # skips the statement's planning; it says None when the statement must answer.
+            found, options = vector_field(self._svc.describe_collection(self.name), field)
+            hits = nearest_hits(self._svc, self.name, found, options, vector, k)
+            if hits is not None:
+                return hits
+        ask = SearchAsk(query_list(vector), text, k, field, where, list(params), hybrid, text_field)
         db = self._db
         engine = db.engine() if db is not None else Engine(self._svc)
         return run_search(ask, self.name, self._svc, engine, _no_check)

@@ -85,9 +85,9 @@ class Vectors(Protocol):
         self,
         collection: str,
         index: IndexSpec,
-        vector: Sequence[float],
+        vector: Any,
         k: int,
-        allowed: Sequence[str] | None,
+        allowed: Iterable[str] | None,
         ef: int | None = None,
     ) -> list[tuple[float, str]]: ...
     def stats(self) -> dict[str, Any]: ...
@@ -524,15 +524,16 @@ class LocalService:
         self,
         collection: str,
         path: Sequence[str],
-        vector: Sequence[float],
+        vector: Any,
         k: int,
-        allowed: Sequence[str] | None = None,
+        allowed: Iterable[str] | None = None,
         operator: str | None = None,
         ef: int | None = None,
     ) -> list[tuple[float, str]] | None:
         """``(distance, id)`` of up to ``k`` documents of this process's shards nearest to
-        ``vector`` by the vector index on ``path``, nearest first, among ``allowed`` ids when
-        given; ``None`` when no vector index covers ``path`` (with the metric of the LQL
+        ``vector`` (a list or tuple of numbers, or a one-dimensional numpy array: checked as
+        it is converted) by the vector index on ``path``, nearest first, among ``allowed`` ids
+        when given; ``None`` when no vector index covers ``path`` (with the metric of the LQL
         ``operator``, when one is given)."""
         index = self.vector_index(collection, path)
         if index is None or self._vectors is None:
@@ -541,9 +542,6 @@ class LocalService:
         if operator is not None and options.operator != operator:
             return None
         self.store.check_open()
-        problem = vector_problem(vector if type(vector) is list else list(vector), options.dim)
-        if problem is not None:
-            raise InvalidArgument(f"the query vector must be {problem}")
         if type(k) is not int or k < 0:
             raise InvalidArgument(f"k must be a whole number of at least 0, not {k!r}")
         if ef is not None and (type(ef) is not int or not 1 <= ef <= 32_768):

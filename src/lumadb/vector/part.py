@@ -29,10 +29,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lumadb.catalog.vectors import VectorOptions
+from lumadb.errors import InvalidArgument
 from lumadb.service import Change, Document
+from lumadb.service.vector_checks import vector_problem
 from lumadb.vector.ann import Ann, Floats
 
-__all__ = ["EXACT_AT", "REBUILD_AT", "VectorPart", "distance_to", "vector_at"]
+__all__ = ["EXACT_AT", "REBUILD_AT", "VectorPart", "distance_to", "query_row", "vector_at"]
 
 FORMAT = 1
 REBUILD_AT = 256
@@ -55,6 +57,25 @@ def distance_to(metric: str, stored: Floats, query: Floats) -> NDArray[np.float6
     else:
         found = -(rows @ target)
     return found
+
+
+def query_row(vector: Any, dim: int) -> Floats:
+    """A query vector as the one C-ordered float32 row FAISS takes: a list or tuple of
+    ``dim`` numbers, or a one-dimensional numpy array of ``dim`` numbers (used as it is when
+    it is float32 already); anything else is :class:`~lumadb.errors.InvalidArgument`."""
+    if type(vector) is np.ndarray:
+        if vector.ndim != 1 or len(vector) != dim or vector.dtype.kind not in "fiu":
+            raise InvalidArgument(
+                f"the query vector must be an array of {dim} numbers, not a numpy array of "
+                f"shape {vector.shape} and type {vector.dtype}"
+            )
+        row: Floats = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, dim)
+        return row
+    listed = vector if type(vector) is list else list(vector) if type(vector) is tuple else vector
+    problem = vector_problem(listed, dim)
+    if problem is not None:
+        raise InvalidArgument(f"the query vector must be {problem}")
+    return np.asarray([listed], dtype=np.float32)
 
 
 def vector_at(doc: Any, path: tuple[str, ...], dim: int) -> list[float] | None:
@@ -176,6 +197,10 @@ class VectorPart:
         self.rebuilds += 1
 
     # --- searching --------------------------------------------------------------------------
+
+    def query(self, vector: Any) -> Floats:
+        """``vector`` as the row :meth:`search` takes (:func:`query_row`)."""
+        return query_row(vector, self.options.dim)
 
     def search(
         self, query: Floats, k: int, allowed: Iterable[str] | None = None, ef: int | None = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,21 +70,24 @@ class VectorSet:
         self,
         collection: str,
         index: IndexSpec,
-        vector: Sequence[float],
+        vector: Any,
         k: int,
-        allowed: Sequence[str] | None,
+        allowed: Iterable[str] | None,
         ef: int | None = None,
     ) -> list[tuple[float, str]]:
         """Up to ``k`` ``(distance, id)`` nearest first, over every shard of this process
-        (``ef``: HNSW's candidate list for this search, instead of the index's ``ef_search``)."""
-        import numpy as np  # FAISS and numpy load with the first search
+        (``vector``: a list or tuple of numbers, or a numpy array; ``ef``: HNSW's candidate
+        list for this search, instead of the index's ``ef_search``)."""
+        part = self._parts.get(index.number)
+        if part is None:
+            from lumadb.vector.part import query_row
 
-        query = np.asarray([vector], dtype=np.float32)
-        chosen = None if allowed is None else list(allowed)
-        part = self._parts.get(index.number) or self._part(collection, index)
+            query_row(vector, index.vector.dim)  # a bad query is refused before any build
+            part = self._part(collection, index)
+        query = part.query(vector)
         with part.lock:
             self._catch_up(part, index)
-            return part.search(query, k, chosen, ef)
+            return part.search(query, k, allowed, ef)
 
     def _file(self, number: int) -> Path | None:
         if self._dir is None:
@@ -144,6 +147,14 @@ class VectorSet:
 
     def _catch_up(self, part: VectorPart, index: IndexSpec) -> None:
         service = self._service
+        last_seq = service.last_seq
+        # The common case, first and cheap: no shard has a write the part has not applied.
+        for shard, cursor in part.cursors.items():
+            if last_seq(shard) != cursor:
+                break
+        else:
+            if self._unsaved.get(index.number, 0) < SAVE_EVERY:
+                return
         applied = 0
         for shard, cursor in list(part.cursors.items()):
             head = service.last_seq(shard)
