@@ -38,12 +38,11 @@ EMBEDDING: contextvars.ContextVar[tuple[Any, dict[tuple[str, str | None], list[f
 _FIELD = "embed_field"  # an embed() node's meta: the (tables, path) it is compared with
 
 
+_NUMBERS = frozenset({int, float}).issuperset  # at C speed: this runs for every row and vector
+
+
 def _vector(value: Any, op: str) -> list[int | float]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(type(x) is int or type(x) is float for x in value)
-    ):
+    if not isinstance(value, list) or not value or not _NUMBERS(map(type, value)):
         shown = orjson.dumps(value).decode()[:40]
         raise QueryError(f"{op} needs two vectors (arrays of numbers), not {shown}")
     return value
