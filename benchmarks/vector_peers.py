@@ -131,7 +131,8 @@ class Luma(Contender):
         return self.service.vector_search("docs", ["e"], q, K, ef=self.point)
 
     def filtered(self, q: np.ndarray, percent: int) -> Any:
-        return self.docs.search(q, k=K, where="tag < ?", params=[percent])
+        # Two-sided, so the value index answers it (an open range reads every document).
+        return self.docs.search(q, k=K, where="tag >= 0 AND tag < ?", params=[percent])
 
     def ids(self, found: Any) -> list[int]:
         if found and isinstance(found[0], dict):

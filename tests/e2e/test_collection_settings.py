@@ -67,6 +67,7 @@ def test_create_with_every_setting(api: Api, name: str) -> None:
         ({"indexes": [{"fields": ["a"], "colour": 1}]}, "fields"),
         ({"ttl": "soon"}, "ttl"),
         ({"ttl": 0}, "longer than 0"),
+        ({"ttl": 4.7e16}, "100 years"),
         ({"schema": 3}, "JSON Schema"),
         ({"schema": {"type": "nonsense"}}, "schema"),
         ({"vectors": {"e": {"dim": 0}}}, "dim"),

@@ -60,6 +60,7 @@ _encode_id = keys.encode_id
 _encode_document = codec.encode_document
 _decode_stored = codec.decode_stored
 _dumps = orjson.dumps
+_MAX_TTL = 100 * 365 * 86400  # seconds: longer is "never", and would overflow the clock's ms
 _ENCODE_OPTIONS = codec.ENCODE_OPTIONS
 _MAX_ID = keys.MAX_ID_BYTES
 _finite_only = codec.finite_only
@@ -670,9 +671,14 @@ class LocalService:
         expired (in this process's shards: a node's router asks every worker first).
         """
         if seconds is not None and (
-            isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 < seconds <= _MAX_TTL
         ):
-            raise InvalidArgument(f"a TTL must be a positive number of seconds, not {seconds!r}")
+            raise InvalidArgument(
+                f"a TTL must be a positive number of seconds up to {_MAX_TTL} (100 years), "
+                f"not {seconds!r}"
+            )
         if seconds is None:  # what has expired stays gone
             self._spec(name)
             self.purge_expired()
