@@ -102,6 +102,8 @@ def _may_range(bounded: Range) -> bool:
         low, high = bounded.low({}, []), bounded.high({}, [])
     except QueryError:  # parameters: known only when it runs
         return True
+    if bounded.open_low:
+        return high is not None
     kinds = {isinstance(low, str), isinstance(high, str)}
     return len(kinds) == 1 and low is not None and high is not None
 

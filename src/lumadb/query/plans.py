@@ -182,20 +182,27 @@ _FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
 }
 
 
+def _no_value(row: Any, params: Params) -> Any:
+    return None
+
+
 @dataclass(frozen=True)
 class Range:
-    """A two-sided range on one path, from the WHERE's ANDs (``a > x AND a <= y``,
-    ``a BETWEEN x AND y``)."""
+    """A range on one path, from the WHERE's ANDs (``a > x AND a <= y``, ``a BETWEEN x AND
+    y``, or ``a < y`` alone: ``open_low``). Only an upper bound may be missing: in LQL's
+    cross-type order every number and text an index holds lies below a text or number, while
+    arrays and objects — never indexed — lie above, so ``a > x`` alone is not an index's."""
 
     path: list[str]
     low: Compiled
     low_inclusive: bool
     high: Compiled
     high_inclusive: bool
+    open_low: bool = False
 
 
 def index_ranges(where: exp.Expression | None, scope: Scope) -> list[Range]:
-    """The two-sided ranges of the WHERE that an index on their path could answer."""
+    """The ranges of the WHERE that an index on their path could answer."""
     lows: dict[tuple[str, ...], tuple[Compiled, bool]] = {}
     highs: dict[tuple[str, ...], tuple[Compiled, bool]] = {}
     for term in conjuncts(where):
@@ -222,7 +229,13 @@ def index_ranges(where: exp.Expression | None, scope: Scope) -> list[Range]:
         key = tuple(str(p) for p in path)
         bound = (compile_expr(right, scope), kind in (exp.GTE, exp.LTE))
         (lows if kind in (exp.GT, exp.GTE) else highs)[key] = bound
-    return [Range(list(key), *lows[key], *highs[key]) for key in lows if key in highs]
+    ranges = [Range(list(key), *lows[key], *highs[key]) for key in lows if key in highs]
+    ranges += [
+        Range(list(key), _no_value, False, *highs[key], open_low=True)
+        for key in highs
+        if key not in lows
+    ]
+    return ranges
 
 
 def key_lookup(where: exp.Expression | None, scope: Scope) -> list[Compiled] | None:
@@ -272,6 +285,8 @@ class Rows:
                 return ids
         for r in self.ranges:
             low, high = r.low({}, params), r.high({}, params)
+            if (low is None and not r.open_low) or high is None:
+                return []  # a bound is NULL: no value lies beside it
             found = source.index_range(
                 self.collection, r.path, low, r.low_inclusive, high, r.high_inclusive
             )
@@ -319,7 +334,7 @@ def rows_of(
     indexed, ranges = index_candidates(where, lookup), index_ranges(where, lookup)
     terms = len(conjuncts(where))
     whole = (terms == 1 and len(indexed) + len(ranges) == 1) or (
-        terms == 2 and len(ranges) == 1 and not indexed
+        terms == 2 and len(ranges) == 1 and not ranges[0].open_low and not indexed
     )
     return Rows(
         collection,

@@ -204,18 +204,24 @@ class IndexSet(HookSet):
         self, index: IndexSpec, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool
     ) -> list[str] | None:
         """Ids of the documents whose value lies between ``low`` and ``high`` (both numbers
-        or both text), in id order; ``None`` when the bounds are not of one such kind (an
-        open or mixed range also matches values an index does not hold)."""
+        or both text; ``low`` ``None``: from the first entry, as ``a < high`` is in LQL's
+        cross-type order), in id order; ``None`` when the bounds are not of one such kind (a
+        mixed range also matches values an index does not hold)."""
+        open_low = low is None  # from the first entry: every number (and text) below high
         low, high = _as_key(low), _as_key(high)
-        kinds = {type(low) is str, type(high) is str}
-        if low is None or high is None or len(kinds) != 1:
+        kinds = {type(high) is str} if open_low else {type(low) is str, type(high) is str}
+        if (low is None and not open_low) or high is None or len(kinds) != 1:
             return None
         hooks = self._hooks.get(index.number)
         if hooks is None:
             return None
         base = hooks[0].entries
-        first, last = base + keys.pack((low,)), base + keys.pack((high,))
-        start = first if low_inclusive else keys.prefix_end(first)
+        last = base + keys.pack((high,))
+        if open_low:
+            start = base
+        else:
+            first = base + keys.pack((low,))
+            start = first if low_inclusive else keys.prefix_end(first)
         end = keys.prefix_end(last) if high_inclusive else last
         ids = []
         if start < end:

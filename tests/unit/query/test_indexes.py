@@ -223,3 +223,26 @@ def test_unnamed_indexes_are_named_as_postgresql_does() -> None:
         made = db.execute("CREATE UNIQUE INDEX ON docs (a, b.c)").rows[0][0]
         assert made == "docs_a_b_c_idx"
         assert db.execute("CREATE TEXT INDEX ON docs (body)").rows[0][0] == "docs_body_text"
+
+
+def test_an_upper_bound_alone_is_answered_by_the_index() -> None:
+    import lumadb
+
+    values = [1, 5, 9, "a", "m", [1], {"a": 1}, None, True, 2.5, -3]
+    with lumadb.open(":memory:") as db:
+        docs = db.create_collection("t")
+        docs.put_many([(f"d{i:02d}", {"x": v}) for i, v in enumerate(values)] + [("e", {})])
+        db.execute("CREATE INDEX t_x ON t (x)")
+        for where in ("x < 5", "x <= 5", "x < 'n'", "x < 'a'", "x < 5 AND x > 1", "x < NULL"):
+            by_index = db.execute(f"SELECT id FROM t WHERE {where} ORDER BY id").rows  # noqa: S608
+            read_all = db.execute(f"SELECT id FROM t WHERE ({where}) OR 1 = 0 ORDER BY id")  # noqa: S608
+            assert by_index == read_all.rows, where
+        assert db.execute("SELECT id FROM t WHERE x < 5 ORDER BY id").rows == [
+            ["d00"],
+            ["d08"],
+            ["d09"],
+            ["d10"],
+        ]
+        shown = db.execute("EXPLAIN SELECT id FROM t WHERE x < 5").rows[0][0]
+        assert shown.startswith("Index range on t by t_x")
+        assert db.execute("EXPLAIN SELECT id FROM t WHERE x > 5").rows[0][0].startswith("Scan")
