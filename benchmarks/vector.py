@@ -39,7 +39,7 @@ FAISS's parameters too.
 
 **Filtered search.** Every row has ``tag = row % 100``; filters keep 1 %, 10 % and 50 %
 (``tag < 1``, ``< 10``, ``< 50``). LumaDB runs ``Collection.search(q, k=10,
-where="tag >= 0 AND tag < ?")`` (two-sided: its value index answers ranges with both bounds)
+where="tag >= 0 AND tag < ?")`` (answered by its value index on ``tag``)
 (the WHERE's ids from the value index on ``tag`` as a pre-filter: FAISS ID selectors with a
 widened ``ef``, or an exact search over few candidates); chroma ``where={"tag": {"$lt": p}}``;
 lancedb ``.where("tag < p", prefilter=True)``, each at its unfiltered point. Recall@10 is

@@ -131,7 +131,7 @@ class Luma(Contender):
         return self.service.vector_search("docs", ["e"], q, K, ef=self.point)
 
     def filtered(self, q: np.ndarray, percent: int) -> Any:
-        # Two-sided, so the value index answers it (an open range reads every document).
+        # The value index answers it (the results on file were measured with this form).
         return self.docs.search(q, k=K, where="tag >= 0 AND tag < ?", params=[percent])
 
     def ids(self, found: Any) -> list[int]:
