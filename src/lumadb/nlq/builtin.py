@@ -183,6 +183,7 @@ def _filters(reading: _Reading, coll: CollectionSummary) -> None:
     words = reading.words
     _special(reading, coll)
     _comparisons(reading, coll)
+    named: dict[tuple[str, bool], list[str]] = {}  # (field, negated) -> values, in order
     for at, word in enumerate(words):
         if at in reading.used:
             continue
@@ -192,10 +193,17 @@ def _filters(reading: _Reading, coll: CollectionSummary) -> None:
                 continue
             # "not cancelled", "not in the books category"
             negated = any(w in lx.NEGATIONS for w in words[max(0, at - 3) : at])
-            op = "<>" if negated else "="
-            reading.filters.append(f"{_ident(f.name)} {op} {_quote(value)}")
+            named.setdefault((f.name, negated), []).append(value)
             reading.used.add(at)
             break
+    for (name, negated), values in named.items():
+        # One field can hold one value: two named ("in Bergen or Oslo") mean either.
+        if len(values) == 1:
+            op = "<>" if negated else "="
+            reading.filters.append(f"{_ident(name)} {op} {_quote(values[0])}")
+        else:
+            listed = ", ".join(_quote(v) for v in dict.fromkeys(values))
+            reading.filters.append(f"{_ident(name)} {'NOT IN' if negated else 'IN'} ({listed})")
     for at, word in enumerate(words):  # a bare number a numeric field holds: "from 2023"
         number = _number(word) if at not in reading.used else None
         if number is None or not re.fullmatch(r"\d+", word):
