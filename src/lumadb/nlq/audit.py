@@ -53,7 +53,7 @@ class AuditLog:
                 return list(reversed(self._memory))[:limit]
         if not self._file.exists():
             return []
-        lines = self._file.read_bytes().splitlines()[-limit:]
+        lines = _last_lines(self._file, limit)
         found = []
         for line in reversed(lines):
             try:
@@ -61,3 +61,19 @@ class AuditLog:
             except orjson.JSONDecodeError:
                 continue  # a torn last line after a crash
         return found
+
+
+def _last_lines(file: Path, count: int, block: int = 64 * 1024) -> list[bytes]:
+    """The last ``count`` lines of ``file``, reading back from its end only as far as needed
+    (the log grows with every question; a read must not grow with it)."""
+    with file.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        data = b""
+        while end > 0 and data.count(b"\n") <= count:
+            start = max(0, end - block)
+            f.seek(start)
+            data = f.read(end - start) + data
+            end = start
+    lines = data.splitlines()
+    return lines[-count:] if end == 0 else lines[1:][-count:]  # the first may be cut

@@ -24,7 +24,7 @@ from lumadb.errors import InvalidArgument
 from lumadb.query.execute import Engine, Prepared
 from lumadb.query.parser import Lql
 from lumadb.query.plans import Source
-from lumadb.query.search import MAX_K, hits_of, search_statement, vector_field
+from lumadb.query.search import MAX_K, check_k, hits_of, search_statement, vector_field
 
 __all__ = [
     "RRF_K",
@@ -157,7 +157,7 @@ def hybrid_plan(
     collection: str, field: str, metric: str, text_field: str, k: object, where: object
 ) -> HybridPlan:
     """The statements of a hybrid search for ``k`` hits."""
-    _, count = search_statement(collection, field, metric, k, where)
+    count = check_k(k)  # the statement below parses (and checks) the WHERE once
     depth = min(MAX_K, max(2 * count, count + 20))
     vector_text, _ = search_statement(collection, field, metric, depth, where)
     # search_statement checked the WHERE is one condition; names are quoted identifiers.
