@@ -1,0 +1,1 @@
+"""Events: triggers over the change feed, their dispatcher, sinks and live change streams."""
