@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first and pinned: the CPU build; an unpinned one pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	@# llama-cpp-python compiles llama.cpp; a build for the building CPU (GGML_NATIVE) can use
+	@# instructions (AMX) that another machine, or this one's VM, faults on: build it portable.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet 'llama-cpp-python>=0.3.35,<0.3.36'
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 

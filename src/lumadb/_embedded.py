@@ -11,6 +11,7 @@ from lumadb.analytics.feeds import attach_replica
 from lumadb.clock import Clock
 from lumadb.config import Settings, load_settings
 from lumadb.errors import InvalidArgument
+from lumadb.events.manager import Events, attach_events
 from lumadb.query import Engine, Result
 from lumadb.query.hybrid import SearchAsk, run_search
 from lumadb.query.search import nearest_hits, query_list, vector_field
@@ -47,6 +48,7 @@ def open_database(
     service = LocalService(target, settings, clock)
     attach_replica(service)
     attach_vectors(service)
+    attach_events(service)
     return Database(service)
 
 
@@ -323,6 +325,55 @@ class Database:
             record=audit.record,
         )
         return found
+
+    # --- triggers (docs/events.md) --------------------------------------------------------
+
+    def create_trigger(
+        self,
+        name: str,
+        collection: str,
+        sink: dict[str, Any],
+        *,
+        on: Sequence[str] = ("insert", "update", "delete"),
+        when: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Send changes of ``collection`` to ``sink`` (``{"type": "webhook", "url": ...}``).
+
+        ``when`` is an LQL condition over ``new`` and ``old``; ``options``: ``payload``,
+        ``retries``, ``backoff``, ``max_backoff``, ``timeout``, ``enabled``.
+        """
+        raw = {"name": name, "collection": collection, "sink": sink, "on": list(on), **options}
+        if when is not None:
+            raw["when"] = when
+        return self._events().create(raw)
+
+    def drop_trigger(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Remove a trigger, its cursors and its dead letters."""
+        return self._events().drop(name, missing_ok=missing_ok)
+
+    def triggers(self) -> list[dict[str, Any]]:
+        """Every trigger's description."""
+        return self._events().describe_all()
+
+    def trigger_status(self, name: str) -> dict[str, Any]:
+        """A trigger with its cursors, lag, counters and number of dead letters."""
+        return self._events().status(name)
+
+    def dead_letters(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Events of ``name`` that failed every attempt, oldest first."""
+        return self._events().dead_letters(name, limit)
+
+    def redeliver(self, name: str) -> int:
+        """Try the dead letters of ``name`` again; returns how many."""
+        return self._events().redeliver(name)
+
+    def _events(self) -> Events:
+        self._svc.store.check_open()
+        events: Events | None = self._svc.events
+        if events is None:
+            raise InvalidArgument("events are turned off here ([events] enabled = false)")
+        return events
 
     def engine(self) -> Engine:
         """The LQL engine of this database (made on first use; it caches plans)."""

@@ -92,6 +92,7 @@ def _settings(data_dir: str, port: int = 8080, **extra: object) -> Any:
         "server.max_body": "64KiB",
         "auth.jwt_secret": JWT_SECRET,
         "auth.admin_password": ADMIN_PASSWORD,
+        "events.allow_private": ["127.0.0.0/8"],  # the tests' webhook receivers
         **extra,
     }
     return load_settings(None, env={}, overrides=overrides)
@@ -147,6 +148,7 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         str(port),
     ]
     extra = {"LUMA_STORAGE__SHARDS": "2", "LUMA_SERVER__MAX_BODY": "64KiB"}
+    extra["LUMA_EVENTS__ALLOW_PRIVATE"] = '["127.0.0.0/8"]'  # the tests' webhook receivers
     proc = subprocess.Popen(
         argv, env=env | extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

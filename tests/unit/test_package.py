@@ -97,11 +97,13 @@ ALLOWED = {
     "query": BASE | {"service", "catalog", "ai"},
     "analytics": BASE | {"service", "storage", "query"},
     "cli": BASE | {"service", "_embedded", "server", "query"},
-    "_embedded": BASE | {"service", "storage", "query", "analytics", "vector", "nlq"},
+    "_embedded": BASE | {"service", "storage", "query", "analytics", "vector", "nlq", "events"},
+    "events": BASE | {"service", "storage", "query"},
     "nlq": BASE | {"service", "query", "ai"},
     "vector": BASE | {"service", "catalog", "storage"},
-    "api": BASE | {"service", "catalog", "query", "nlq"},
-    "server": BASE | {"service", "catalog", "storage", "api", "_embedded", "analytics", "vector"},
+    "api": BASE | {"service", "catalog", "query", "nlq", "events"},
+    "server": BASE
+    | {"service", "catalog", "storage", "api", "_embedded", "analytics", "vector", "events"},
     "client": BASE | {"service"},
 }
 

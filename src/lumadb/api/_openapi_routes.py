@@ -184,6 +184,50 @@ SCHEMAS: dict[str, Schema] = {
         ("status", "shards"),
     ),
     "Degraded": {"anyOf": [ref("Health"), ref("Error")]},
+    "TriggerName": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},
+    "TriggerCreate": _object(
+        {
+            "name": {"$ref": "#/components/schemas/TriggerName"},
+            "collection": {"$ref": "#/components/schemas/CollectionName"},
+            "on": {
+                "type": "array",
+                "items": {"enum": ["insert", "update", "delete"]},
+                "minItems": 1,
+            },
+            "when": {"type": ["string", "null"], "description": "LQL over new.* and old.*"},
+            "payload": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1}},
+            "sink": {
+                "type": "object",
+                "properties": {"type": {"enum": ["webhook", "kafka"]}},
+                "required": ["type"],
+                "description": "webhook: url, headers?, secret?; kafka: bootstrap, topic",
+            },
+            "retry": _object(
+                {
+                    "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+                    "backoff_ms": {"type": "integer", "minimum": 0, "maximum": 3600000},
+                    "max_backoff_ms": {"type": "integer", "minimum": 0, "maximum": 86400000},
+                    "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 600000},
+                }
+            ),
+            "enabled": {"type": "boolean"},
+        },
+        ("name", "collection", "sink"),
+    ),
+    "Trigger": {"type": "object", "description": "a trigger (secrets shown as ***)"},
+    "TriggerList": _object({"triggers": {"type": "array", "items": {"type": "object"}}}),
+    "DeadLetters": _object({"dead_letters": {"type": "array", "items": {"type": "object"}}}),
+    "TriggerDone": {"type": "object", "description": "what was done and how many"},
+    "Replay": _object(
+        {
+            "since": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 0},
+                "description": "shard number -> sequence number to deliver after",
+            }
+        },
+        ("since",),
+    ),
     "CollectionName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"},
     "AccountName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.@-]{0,63}$"},
     "Changefeed": {
@@ -486,6 +530,7 @@ PARAMETERS: dict[str, Schema] = {
 
 _ACCOUNT = {"name": "AccountName"}
 _COLLECTION = {"name": "CollectionName"}
+_TRIGGER = {"name": "TriggerName"}
 _GONE = Reply("Done; no body")
 
 OPERATIONS: Mapping[tuple[str, str], Operation] = {
@@ -533,6 +578,58 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         {200: Reply("The newest questions asked, newest first", "AuditEntries")},
         (400, 403),
         parameters=("audit_limit",),
+    ),
+    ("GET", "/api/v1/_triggers"): Operation(
+        "listTriggers",
+        "events",
+        {200: Reply("Triggers on collections the caller administers", "TriggerList")},
+    ),
+    ("POST", "/api/v1/_triggers"): Operation(
+        "createTrigger",
+        "events",
+        {201: Reply("Created", "Trigger", ("Location",))},
+        (403, 404, 409),
+        Body("TriggerCreate"),
+    ),
+    ("GET", "/api/v1/_triggers/{name}"): Operation(
+        "describeTrigger",
+        "events",
+        {200: Reply("The trigger and its figures", "Trigger")},
+        (403, 404),
+        path=_TRIGGER,
+    ),
+    ("DELETE", "/api/v1/_triggers/{name}"): Operation(
+        "dropTrigger", "events", {200: Reply("Dropped", "TriggerDone")}, (403, 404), path=_TRIGGER
+    ),
+    ("GET", "/api/v1/_triggers/{name}/dead"): Operation(
+        "deadLetters",
+        "events",
+        {200: Reply("Events that failed every attempt", "DeadLetters")},
+        (400, 403, 404),
+        parameters=("audit_limit",),
+        path=_TRIGGER,
+    ),
+    ("DELETE", "/api/v1/_triggers/{name}/dead"): Operation(
+        "purgeDeadLetters",
+        "events",
+        {200: Reply("Purged", "TriggerDone")},
+        (403, 404),
+        path=_TRIGGER,
+    ),
+    ("POST", "/api/v1/_triggers/{name}/redeliver"): Operation(
+        "redeliverDeadLetters",
+        "events",
+        {200: Reply("Redelivering", "TriggerDone")},
+        (403, 404),
+        path=_TRIGGER,
+    ),
+    ("POST", "/api/v1/_triggers/{name}/replay"): Operation(
+        "replayTrigger",
+        "events",
+        {200: Reply("Replaying", "TriggerDone")},
+        (403, 404),
+        Body("Replay"),
+        path=_TRIGGER,
     ),
     ("GET", "/api/v1/_collections"): Operation(
         "listCollections",

@@ -24,6 +24,7 @@ from lumadb.api.query import QueryRoutes
 from lumadb.api.rest import DocumentRoutes
 from lumadb.api.routing import Route, Router
 from lumadb.api.system import Metrics, SystemRoutes
+from lumadb.api.triggers import TriggerRoutes
 from lumadb.errors import DatabaseClosed, LumaError, MethodNotAllowed, NotFound, RequestTimeout
 
 __all__ = ["LumaApp", "build_router"]
@@ -45,6 +46,7 @@ def build_router(ctx: ApiContext, metrics: Metrics) -> Router:
     AdminRoutes(ctx).register(router)
     QueryRoutes(ctx).register(router)
     NlqRoutes(ctx).register(router)
+    TriggerRoutes(ctx).register(router)
     DocumentRoutes(ctx).register(router)
     # Last: it documents every route registered before it (and fails on one it cannot).
     docs.register(router)

@@ -12,6 +12,7 @@ chose; the loader normalises before it builds these objects.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 import msgspec
@@ -139,6 +140,28 @@ class NlqSettings(_Section, frozen=True, kw_only=True):
     linking_model: str = "all-MiniLM-L6-v2"
 
 
+class EventsSettings(_Section, frozen=True, kw_only=True):
+    """``[events]``: the trigger dispatcher and what its sinks may reach."""
+
+    enabled: bool = True
+    allow_private: tuple[str, ...] = ()
+    signing_secret_env: str = "LUMA_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
+    max_response_size: Annotated[int, Meta(ge=0, le=1 << 30, extra=SIZE)] = 65536
+    max_in_flight: Annotated[int, Meta(ge=1, le=10_000)] = 64
+    batch_size: Annotated[int, Meta(ge=1, le=100_000)] = 512
+    poll_interval: Annotated[float, Meta(gt=0, le=60, extra=DURATION)] = 0.05
+    dead_letter_limit: Annotated[int, Meta(ge=1, le=10_000_000)] = 100_000
+
+    def __post_init__(self) -> None:
+        for network in self.allow_private:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(
+                    f"allow_private entry {network!r} is not a network such as '127.0.0.0/8'"
+                ) from None
+
+
 class ErasureCoding(_Section, frozen=True, kw_only=True, tag="ErasureCoding", tag_field="type"):
     """Warm-tier strategy: split each object into data shards plus parity shards."""
 
@@ -205,6 +228,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     analytics: AnalyticsSettings = AnalyticsSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     nlq: NlqSettings = NlqSettings()
+    events: EventsSettings = EventsSettings()
     tiering: TieringSettings = TieringSettings()
     log: LogSettings = LogSettings()
 

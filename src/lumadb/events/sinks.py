@@ -40,7 +40,7 @@ class Event:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-class DeliveryFailed(Exception):  # noqa: N818 - a sink's answer, not a user error
+class DeliveryFailed(Exception):
     """A delivery attempt failed.
 
     ``retryable`` is false for answers that repeating cannot change (a 4xx other than 408 and
@@ -86,17 +86,14 @@ class SinkFactory(Protocol):
 class SinkPolicy:
     """Node settings every sink obeys (``[events]`` in ``luma.toml``)."""
 
-    allowed_hosts: tuple[str, ...] = ()
+    allow_private: tuple[str, ...] = ()  # networks (CIDR) private targets may be in
     max_response_bytes: int = 65536
     signing_secret: bytes = b""
 
 
-def sink_types() -> dict[str, SinkFactory]:
-    """Every registered sink factory by type."""
-    found: dict[str, SinkFactory] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        found[point.name] = point.load()
-    return found
+def sink_types() -> list[str]:
+    """The names of every registered sink type."""
+    return sorted({point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def make_sink(kind: str, options: Mapping[str, Any], allow: SinkPolicy, timeout: float) -> Sink:
@@ -110,9 +107,12 @@ def check_sink(kind: str, options: Mapping[str, Any], allow: SinkPolicy) -> dict
 
 
 def _factory(kind: str) -> SinkFactory:
-    types = sink_types()
-    factory = types.get(kind)
-    if factory is None:
-        allowed = ", ".join(sorted(types)) or "none installed"
-        raise InvalidArgument(f"sink type {kind!r} is unknown; expected one of: {allowed}")
-    return factory
+    # Only the asked-for plug-in is imported: one that fails to load cannot break the others.
+    for point in entry_points(group=ENTRY_POINT_GROUP, name=kind):
+        try:
+            factory: SinkFactory = point.load()
+        except (ImportError, AttributeError) as exc:
+            raise InvalidArgument(f"sink type {kind!r} is not usable here: {exc}") from None
+        return factory
+    allowed = ", ".join(sink_types()) or "none installed"
+    raise InvalidArgument(f"sink type {kind!r} is unknown; expected one of: {allowed}")

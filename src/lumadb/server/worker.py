@@ -30,6 +30,7 @@ from lumadb.api.context import ApiContext
 from lumadb.clock import Clock, SystemClock
 from lumadb.config import Settings, failpoints, node_pid, settings_from_handoff
 from lumadb.errors import ConfigError, LumaError
+from lumadb.events.manager import attach_events
 from lumadb.server.logs import configure_logging
 from lumadb.server.peers import Handler, PeerClient, PeerServer
 from lumadb.server.secrets import node_secret
@@ -104,6 +105,7 @@ def open_context(
     router = ShardRouter(service, executor, slot=slot, workers=workers, peers=peers)
     attach_replica(service)  # when it holds every shard; else worker 0 keeps the replica
     attach_vectors(service)  # each worker its own shards' parts
+    attach_events(service)  # each worker delivers the events of its own shards
     return ApiContext(service, router, accounts, engine, settings)
 
 

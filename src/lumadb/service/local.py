@@ -95,6 +95,14 @@ class Vectors(Protocol):
     def close(self) -> None: ...
 
 
+class EventsPart(Protocol):
+    """What the service needs of its triggers (``lumadb.events``): kept apart to stay optional."""
+
+    def refresh(self) -> None: ...
+    def floor(self) -> dict[int, int]: ...
+    def close(self) -> None: ...
+
+
 class LocalService:
     """Collections and documents on a local :class:`~lumadb.storage.database.Database`."""
 
@@ -128,6 +136,7 @@ class LocalService:
         self._purger: threading.Thread | None = None
         self._stop = threading.Event()
         self._columnar: Columnar | None = None
+        self.events: Any = None  # lumadb.events.Events, once attached
         try:
             self._migrate_records()
             self._seen = self.records.generation()
@@ -180,6 +189,8 @@ class LocalService:
             self._seen = generation
             gone = self._adopt(self._read_catalog())
         self._drop_numbers(gone)
+        if self.events is not None:
+            self.events.refresh()
         return True
 
     def _adopt(self, catalog: Catalog) -> set[int]:
@@ -507,6 +518,16 @@ class LocalService:
             if problem is not None:
                 return f"document {doc_id!r} of {collection}: {'.'.join(path)} must be {problem}"
         return None
+
+    def attach_events(self, events: EventsPart) -> None:
+        """Run ``events`` (triggers and their dispatcher) with this service; closed with it."""
+        self.events = events
+        self.store.feed_floor = events.floor
+
+    def record_old_images(self, name: str) -> None:
+        """Make collection ``name``'s change feed carry old documents (triggers need them)."""
+        if self._spec(name).changefeed != "new_and_old":
+            self._change_spec(name, lambda spec: replace(spec, changefeed="new_and_old"))
 
     def attach_vectors(self, vectors: Vectors) -> None:
         """Let vector searches be answered by ``vectors`` (closed with this service)."""
@@ -1150,6 +1171,9 @@ class LocalService:
     def close(self) -> None:
         """Close the columnar replica and the storage database."""
         self._stop.set()
+        if self.events is not None:
+            self.events.close()
+            self.events = None
         self._reembed.close()
         if self._purger is not None:
             self._purger.join()

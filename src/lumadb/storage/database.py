@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,8 @@ class Database:
             self.shard_for = self._shard_for_all  # type: ignore[method-assign]
             self.shard_index = self._shard_index_all  # type: ignore[method-assign]
         self._stop = threading.Event()
+        # What the change-feed consumers of this process still need (shard -> oldest seq).
+        self.feed_floor: Callable[[], dict[int, int]] | None = None
         self._maintenance = threading.Thread(
             target=self._maintain, name="luma-maintenance", daemon=True
         )
@@ -276,6 +278,8 @@ class Database:
     def prune_feeds(self, floor: dict[int, int] | None = None) -> int:
         """Apply change-feed retention to every shard now; returns records removed."""
         cfg = self.settings.changefeed
+        if floor is None and self.feed_floor is not None:
+            floor = self.feed_floor()
         now = self.clock.now_ms()
         removed = 0
         for shard in self.shards:

@@ -34,6 +34,9 @@ class Faults:
     # A vector index part loaded from its file takes its shards' newest positions as its place,
     # skipping the change-feed records written after the file was saved.
     vector_skip_feed: bool = False
+    # The event dispatcher moves a trigger's cursor past a batch before delivering it: a kill
+    # in between loses those events.
+    events_cursor_first: bool = False
 
     def reset(self) -> None:
         """Turn every canary off."""

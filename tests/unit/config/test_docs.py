@@ -62,7 +62,7 @@ def test_the_walk_finds_every_kind_of_setting() -> None:
     assert ("tiering", "warm_policy", "strategy", "copies") in LEAVES
     assert ("tiering", "warm_policy", "strategy", "parity_shards") in LEAVES
     assert ("auth", "jwt_secret") in LEAVES
-    assert len(LEAVES) == 52
+    assert len(LEAVES) == 60
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=LEAF_IDS)
@@ -107,6 +107,7 @@ def test_public_api_is_pinned() -> None:
         "ChangefeedSettings",
         "EmbeddingSettings",
         "ErasureCoding",
+        "EventsSettings",
         "LogSettings",
         "NlqSettings",
         "Replication",

@@ -45,7 +45,7 @@ def test_unknown_section(write_toml: WriteToml) -> None:
     message, path = _file_message(write_toml, "[storge]\nshards = 4\n")
     assert f"unknown key storge = {{ shards = 4 }} (from {path})" in message
     assert (
-        "known sections: server, auth, storage, changefeed, analytics, embeddings, nlq, "
+        "known sections: server, auth, storage, changefeed, analytics, embeddings, nlq, events, "
         "tiering, log" in message
     )
 

@@ -1,0 +1,74 @@
+"""/api/v1/_triggers: triggers made over HTTP deliver to a real receiver; admins only."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import Api
+from tests.unit.events.receiver import receiver
+
+BASE = "/api/v1/_triggers"
+
+
+def test_a_trigger_made_over_http_delivers_and_reports(api: Api, name: str) -> None:
+    coll = api.collection(f"{name}_orders")
+    with receiver() as rx:
+        rx.answer = lambda body: (400, {}) if body["key"] == "bad" else (200, {})
+        trigger = {
+            "name": f"{name}_paid",
+            "collection": coll,
+            "on": ["insert", "update"],
+            "when": "new.status = 'paid'",
+            "sink": {"type": "webhook", "url": rx.url, "secret": "s" * 32},
+            "retry": {"max_attempts": 3, "backoff_ms": 1},
+        }
+        made = api.call("POST", BASE, token=api.admin, json=trigger)
+        assert made.status_code == 201, made.text
+        assert made.json()["sink"]["secret"] == "***"
+        again = api.call("POST", BASE, token=api.admin, json=trigger)
+        assert again.status_code == 409, again.text
+        for key, status in [("o1", "new"), ("o2", "paid"), ("bad", "paid")]:
+            reply = api.call(
+                "PUT", f"/api/v1/{coll}/{key}", token=api.admin, json={"status": status}
+            )
+            assert reply.status_code in (200, 201), reply.text
+        got = rx.wait_for(1)
+        assert [r.body["key"] for r in got] == ["o2"]
+        assert got[0].headers["x-luma-trigger"] == trigger["name"]
+        path = f"{BASE}/{trigger['name']}"
+        deadline = time.monotonic() + 20
+        while True:  # the worker owning "bad" keeps its dead letter
+            letters = api.call("GET", path + "/dead", token=api.admin).json()["dead_letters"]
+            if letters or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if api.kind == "asgi":  # one process holds every shard
+            assert [d["event"]["key"] for d in letters] == ["bad"]
+        listed = api.call("GET", BASE, token=api.admin).json()["triggers"]
+        assert trigger["name"] in [t["name"] for t in listed]
+        assert api.call("DELETE", path, token=api.admin).status_code == 200
+        assert api.call("GET", path, token=api.admin).status_code == 404
+
+
+def test_triggers_need_admin_on_their_collection(api: Api, name: str) -> None:
+    coll = api.collection(f"{name}_c")
+    role = {"name": f"{name}_w", "grants": {coll: ["read", "write"]}}
+    assert api.call("POST", "/api/v1/_roles", token=api.admin, json=role).status_code == 201
+    user = api.user(f"{name}_u", [role["name"]])
+    body = {
+        "name": f"{name}_t",
+        "collection": coll,
+        "sink": {"type": "webhook", "url": "http://127.0.0.1/"},
+    }
+    assert api.call("POST", BASE, token=user, json=body).status_code == 403
+    assert api.call("POST", BASE, token=api.admin, json=body).status_code == 201
+    assert api.call("GET", f"{BASE}/{name}_t", token=user).status_code == 403
+    assert api.call("GET", BASE, token=user).json()["triggers"] == []
+    bad = api.call(
+        "POST", BASE, token=api.admin, json={**body, "name": f"{name}_x", "when": "status = 1"}
+    )
+    assert bad.status_code == 400, bad.text
+    private = {**body, "name": f"{name}_y", "sink": {"type": "webhook", "url": "http://10.0.0.1/"}}
+    refused = api.call("POST", BASE, token=api.admin, json=private)
+    assert refused.status_code == 400 and "allow_private" in refused.text
+    assert api.call("DELETE", f"{BASE}/{name}_t", token=api.admin).status_code == 200
