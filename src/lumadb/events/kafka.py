@@ -20,13 +20,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
 
 from lumadb.errors import InvalidArgument
-from lumadb.events.sinks import DeliveryFailed, Event, SinkPolicy
+from lumadb.events.sinks import DeliveryFailed, Event, SinkPolicy, check_known
 
 __all__ = ["FACTORY", "KafkaSink"]
 
 _log = logging.getLogger("lumadb.events")
 
-_OPTIONS = frozenset({"bootstrap", "topic", "compression", "idempotence"})
+_OPTIONS = ("bootstrap", "topic", "compression", "idempotence")
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}\Z")
 _ADDRESS = re.compile(r"[A-Za-z0-9.\[\]:-]+:\d{1,5}\Z")
 _COMPRESSION = (None, "gzip")  # the codecs aiokafka has without optional libraries
@@ -34,12 +34,7 @@ _COMPRESSION = (None, "gzip")  # the codecs aiokafka has without optional librar
 
 class _Factory:
     def check(self, options: Mapping[str, Any], allow: SinkPolicy) -> dict[str, Any]:
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise InvalidArgument(
-                f"kafka option {sorted(unknown)[0]!r} is unknown; expected: "
-                "bootstrap, topic, compression, idempotence"
-            )
+        check_known("kafka", options, _OPTIONS)
         bootstrap = options.get("bootstrap")
         if not isinstance(bootstrap, str) or not all(
             _ADDRESS.match(part.strip()) for part in bootstrap.split(",")

@@ -45,7 +45,7 @@ class Events:
             max_response_bytes=settings.max_response_size,
             signing_secret=secret.encode() if secret else b"",
         )
-        self.shards = [ShardEvents(s) for s in service.store.shards]
+        self.shards = [ShardEvents(s, settings.dead_letter_limit) for s in service.store.shards]
         self._triggers = decode_triggers(service.records.get(_RECORD))
         self.dispatcher: Dispatcher | None = None
         if settings.enabled:

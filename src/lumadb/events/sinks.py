@@ -11,7 +11,7 @@ A sink's ``send`` runs on the dispatcher's event loop and must not block it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
@@ -94,6 +94,15 @@ class SinkPolicy:
 def sink_types() -> list[str]:
     """The names of every registered sink type."""
     return sorted({point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def check_known(kind: str, options: Mapping[str, Any], known: Sequence[str]) -> None:
+    """:class:`InvalidArgument` naming the first option of ``options`` not in ``known``."""
+    unknown = set(options) - set(known)
+    if unknown:
+        raise InvalidArgument(
+            f"{kind} option {sorted(unknown)[0]!r} is unknown; expected: {', '.join(known)}"
+        )
 
 
 def make_sink(kind: str, options: Mapping[str, Any], allow: SinkPolicy, timeout: float) -> Sink:

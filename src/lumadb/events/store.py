@@ -25,8 +25,10 @@ _DEAD = "events.dead."
 class ShardEvents:
     """The dispatcher state of one shard."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, dead_limit: int = 100_000) -> None:
         self.shard = shard
+        self.dead_limit = dead_limit
+        self._dead_counts: dict[str, int] = {}  # per trigger, counted on first use
 
     def cursor(self, trigger: str) -> int | None:
         raw = self.shard.meta_get(_CURSOR + trigger)
@@ -38,7 +40,20 @@ class ShardEvents:
     def add_dead(self, trigger: str, seq: int, letter: dict[str, Any]) -> None:
         # One letter per (trigger, change): a change redelivered after a crash and failing
         # again replaces its letter instead of adding a second.
-        self.shard.meta_put(f"{_DEAD}{trigger}.{seq:020d}", orjson.dumps(letter))
+        name = f"{_DEAD}{trigger}.{seq:020d}"
+        known = self._dead_counts.get(trigger)
+        if known is None:
+            known = len(self.dead(trigger))
+        if self.shard.meta_get(name) is None:
+            known += 1
+        self.shard.meta_put(name, orjson.dumps(letter))
+        while known > self.dead_limit:  # the oldest go first
+            oldest = self.dead(trigger, 1)
+            if not oldest:
+                break
+            self.shard.meta_put(f"{_DEAD}{trigger}.{oldest[0][0]:020d}", None)
+            known -= 1
+        self._dead_counts[trigger] = known
 
     def dead(self, trigger: str, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         prefix = keys.meta_key(f"{_DEAD}{trigger}.")
@@ -51,6 +66,7 @@ class ShardEvents:
 
     def drop_dead(self, trigger: str, seq: int) -> None:
         self.shard.meta_put(f"{_DEAD}{trigger}.{seq:020d}", None)
+        self._dead_counts.pop(trigger, None)  # recounted on the next letter
 
     def forget(self, trigger: str) -> None:
         """Remove a dropped trigger's cursor and dead letters."""

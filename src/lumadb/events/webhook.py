@@ -29,11 +29,11 @@ import httpx
 import orjson
 
 from lumadb.errors import InvalidArgument
-from lumadb.events.sinks import DeliveryFailed, Event, SinkPolicy
+from lumadb.events.sinks import DeliveryFailed, Event, SinkPolicy, check_known
 
 __all__ = ["FACTORY", "WebhookSink", "signature"]
 
-_OPTIONS = frozenset({"url", "headers", "secret"})
+_OPTIONS = ("url", "headers", "secret")
 _RESERVED_HEADERS = frozenset(
     {
         "content-type",
@@ -55,11 +55,7 @@ def signature(secret: bytes, timestamp: int, body: bytes) -> str:
 
 class _Factory:
     def check(self, options: Mapping[str, Any], allow: SinkPolicy) -> dict[str, Any]:
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise InvalidArgument(
-                f"webhook option {sorted(unknown)[0]!r} is unknown; expected: url, headers, secret"
-            )
+        check_known("webhook", options, _OPTIONS)
         url = options.get("url")
         if not isinstance(url, str) or not url:
             raise InvalidArgument("webhook url must be a non-empty string")

@@ -169,3 +169,14 @@ def test_refusals(target: str) -> None:
         db.create_collection("c")
         with pytest.raises(InvalidArgument, match="allow_private"):
             db.create_trigger("t", "c", {"type": "webhook", "url": "http://127.0.0.1/"})
+
+
+def test_dead_letters_beyond_the_limit_drop_the_oldest(target: str) -> None:
+    with receiver() as rx, _open(target, dead_letter_limit=3) as db:
+        rx.answer = lambda body: (400, {})
+        db.create_collection("c")
+        db.create_trigger("t", "c", _hook(rx), retry=FAST)
+        for i in range(12):
+            db.collection("c").put("same", {"i": i})  # one key: one shard
+        _until(lambda: rx.requests >= 12)
+        _until(lambda: [d["event"]["new"]["i"] for d in db.dead_letters("t")] == [9, 10, 11])
