@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
 
@@ -70,44 +71,77 @@ def flaky(
 
 @contextmanager
 def receiver() -> Iterator[Receiver]:
-    """A threaded HTTP server on 127.0.0.1 (a free port) until the block ends."""
+    """An HTTP/1.1 server on 127.0.0.1 (a free port) until the block ends.
+
+    It runs on an asyncio loop in a thread of its own, keeping connections alive as real
+    receivers do: a thread per connection (``http.server``) starves under the dispatcher's
+    concurrent requests in the test's own process, and its timeouts would be the test's.
+    """
     state = Receiver(url="")
+    loop = asyncio.new_event_loop()
+    open_writers: set[asyncio.StreamWriter] = set()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-            try:
-                body = json.loads(raw)
-            except ValueError:  # the sender died mid-request (the chaos test kills it)
-                self.send_error(400)
-                return
-            if state.delay:
-                time.sleep(state.delay)
-            with state.lock:
-                state.requests += 1
-                status, extra = state.answer(body)
-                if 200 <= status < 300:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    event_id = headers.get("x-luma-event-id", "")
-                    state.accepted.append(Received(event_id, body, headers, raw, time.time()))
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        open_writers.add(writer)
+        try:
+            while await _serve_one(state, reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass  # the sender died mid-request (the chaos test kills it)
+        finally:
+            open_writers.discard(writer)
+            writer.close()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}/hook"
+    state.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
     try:
         yield state
     finally:
-        server.shutdown()
-        server.server_close()
+
+        async def stop() -> None:
+            server.close()
+            for writer in list(open_writers):
+                writer.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
         thread.join()
+        loop.close()
+
+
+async def _serve_one(
+    state: Receiver, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bool:
+    """Answer one request; False once the client has closed the connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    raw = await reader.readexactly(int(headers.get("content-length", "0")))
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        _answer(writer, 400, {})
+        return True
+    if state.delay:
+        await asyncio.sleep(state.delay)
+    with state.lock:
+        state.requests += 1
+        status, extra = state.answer(body)
+        if 200 <= status < 300:
+            event_id = headers.get("x-luma-event-id", "")
+            state.accepted.append(Received(event_id, body, headers, raw, time.time()))
+    _answer(writer, status, extra)
+    await writer.drain()
+    return True
+
+
+def _answer(writer: asyncio.StreamWriter, status: int, extra: dict[str, str]) -> None:
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "content-length: 2"]
+    lines += [f"{name}: {value}" for name, value in extra.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n{}").encode("latin-1"))
