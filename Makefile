@@ -68,6 +68,7 @@ bench: $(STAMP) bench-tools ## run the quick benchmark suites (results in benchm
 	$(PY) -m benchmarks storage --quick --json benchmarks/results/storage.json
 	$(PY) -m benchmarks durability --quick --json benchmarks/results/durability.json
 	$(PY) -m benchmarks http --quick --json benchmarks/results/http.json
+	$(PY) -m benchmarks events --quick --json benchmarks/results/events.json
 	$(PY) -m benchmarks query --quick --json benchmarks/results/query.json
 	$(PY) -m benchmarks tpch --quick --json benchmarks/results/tpch.json
 

@@ -319,6 +319,11 @@ SUITES: dict[str, Suite] = {
             "TPC-H Q1, Q3, Q5, Q6 in LQL vs DuckDB on the same Parquet",
         ),
         Suite(
+            "events",
+            "benchmarks.events",
+            "trigger delivery: webhook vs raw httpx/aiohttp loops, Kafka sink vs raw aiokafka",
+        ),
+        Suite(
             "http",
             "benchmarks.http",
             "GET/POST over loopback vs a raw-ASGI hello app on granian; YCSB C vs Redis",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -359,6 +359,18 @@ class Database:
     def trigger_status(self, name: str) -> dict[str, Any]:
         """A trigger with its cursors, lag, counters and number of dead letters."""
         return self._events().status(name)
+
+    def enable_trigger(self, name: str, enabled: bool = True) -> dict[str, Any]:
+        """Start (or with ``enabled=False`` pause) a trigger's deliveries.
+
+        A paused trigger's cursors stay where they are, so the changes made meanwhile are
+        delivered once it is enabled again.
+        """
+        return self._events().set_enabled(name, enabled)
+
+    def replay_trigger(self, name: str, since: Mapping[int, int]) -> dict[str, int]:
+        """Deliver again every change after ``since[shard]`` (0 = the oldest the feed keeps)."""
+        return self._events().replay(name, dict(since))
 
     def dead_letters(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         """Events of ``name`` that failed every attempt, oldest first."""

@@ -72,3 +72,26 @@ def test_triggers_need_admin_on_their_collection(api: Api, name: str) -> None:
     refused = api.call("POST", BASE, token=api.admin, json=private)
     assert refused.status_code == 400 and "allow_private" in refused.text
     assert api.call("DELETE", f"{BASE}/{name}_t", token=api.admin).status_code == 200
+
+
+def test_patch_pauses_and_resumes_a_trigger(api: Api, name: str) -> None:
+    coll = api.collection(f"{name}_p")
+    with receiver() as rx:
+        body = {"name": f"{name}_p", "collection": coll, "sink": {"type": "webhook", "url": rx.url}}
+        assert api.call("POST", BASE, token=api.admin, json=body).status_code == 201
+        path = f"{BASE}/{name}_p"
+        paused = api.call("PATCH", path, token=api.admin, json={"enabled": False})
+        assert paused.status_code == 200 and paused.json()["enabled"] is False, paused.text
+        for bad in ({"enabled": "no"}, {"enabled": True, "x": 1}, [True]):
+            refused = api.call("PATCH", path, token=api.admin, json=bad)
+            assert refused.status_code == 400, refused.text
+        missing = api.call("PATCH", f"{BASE}/{name}_none", token=api.admin, json={"enabled": True})
+        assert missing.status_code == 404
+        reply = api.call("PUT", f"/api/v1/{coll}/k", token=api.admin, json={"n": 1})
+        assert reply.status_code in (200, 201), reply.text
+        time.sleep(0.3)
+        assert rx.requests == 0
+        resumed = api.call("PATCH", path, token=api.admin, json={"enabled": True})
+        assert resumed.json()["enabled"] is True
+        assert [r.body["key"] for r in rx.wait_for(1)] == ["k"]
+        assert api.call("DELETE", path, token=api.admin).status_code == 200

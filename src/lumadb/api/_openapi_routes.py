@@ -228,6 +228,10 @@ SCHEMAS: dict[str, Schema] = {
         },
         ("since",),
     ),
+    "TriggerPatch": _object(
+        {"enabled": {"type": "boolean", "description": "false pauses deliveries (cursors wait)"}},
+        ("enabled",),
+    ),
     "CollectionName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"},
     "AccountName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.@-]{0,63}$"},
     "Changefeed": {
@@ -600,6 +604,14 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ),
     ("DELETE", "/api/v1/_triggers/{name}"): Operation(
         "dropTrigger", "events", {200: Reply("Dropped", "TriggerDone")}, (403, 404), path=_TRIGGER
+    ),
+    ("PATCH", "/api/v1/_triggers/{name}"): Operation(
+        "pauseOrResumeTrigger",
+        "events",
+        {200: Reply("The trigger", "Trigger")},
+        (400, 403, 404),
+        Body("TriggerPatch"),
+        path=_TRIGGER,
     ),
     ("GET", "/api/v1/_triggers/{name}/dead"): Operation(
         "deadLetters",

@@ -33,6 +33,7 @@ class TriggerRoutes:
         router.add("POST", base, self.create, summary="Create a trigger")
         router.add("GET", base + "/{name}", self.get, summary="A trigger and its figures")
         router.add("DELETE", base + "/{name}", self.drop, summary="Drop a trigger")
+        router.add("PATCH", base + "/{name}", self.patch, summary="Pause or resume a trigger")
         router.add("GET", base + "/{name}/dead", self.dead, summary="Dead letters")
         router.add("DELETE", base + "/{name}/dead", self.purge, summary="Purge dead letters")
         router.add("POST", base + "/{name}/redeliver", self.redeliver, summary="Redeliver")
@@ -78,6 +79,17 @@ class TriggerRoutes:
         events = self._owned(params["name"], actor)
         await self.ctx.blocking(events.drop, params["name"])
         return json_response({"dropped": params["name"]})
+
+    async def patch(self, request: Request, params: Params, actor: Actor) -> Response:
+        """``{"enabled": false}`` pauses deliveries (cursors wait), ``true`` resumes them."""
+        events = self._owned(params["name"], actor)
+        body = await request.json(self.ctx.max_body, self.ctx.max_depth)
+        if not isinstance(body, dict) or set(body) != {"enabled"}:
+            raise InvalidArgument('send {"enabled": true} or {"enabled": false}')
+        if not isinstance(body["enabled"], bool):
+            raise InvalidArgument(f"enabled must be true or false, got {body['enabled']!r}")
+        described = await self.ctx.blocking(events.set_enabled, params["name"], body["enabled"])
+        return json_response(described)
 
     async def dead(self, request: Request, params: Params, actor: Actor) -> Response:
         events = self._owned(params["name"], actor)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -62,6 +62,11 @@ class _Factory:
 
 FACTORY = _Factory()
 
+# Bootstrap addresses whose brokers refused an idempotent producer. Finding out takes aiokafka
+# a dozen retries (about a second); a trigger's sinks are remade whenever it is enabled or
+# changed, so what one learned the next ones skip.
+_NO_IDEMPOTENCE: set[str] = set()
+
 
 class KafkaSink:
     """Produces events to one topic."""
@@ -71,12 +76,21 @@ class KafkaSink:
         self._options = options
         self._timeout = timeout
         self._producer: AIOKafkaProducer | None = None
+        self._connecting = asyncio.Lock()
         self.idempotent: bool = options.get("idempotence", True)
+        if options["bootstrap"] in _NO_IDEMPOTENCE:
+            self.idempotent = False
 
     async def start(self) -> None:
         pass  # connected on first send: a broker that is down must not stop the dispatcher
 
     async def _connected(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._connecting:  # the first sends come together: make one producer
+            return await self._connect()
+
+    async def _connect(self) -> AIOKafkaProducer:
         if self._producer is None:
             try:
                 self._producer = await self._start(self.idempotent)
@@ -89,6 +103,7 @@ class KafkaSink:
                 # fall back to plain acks=all, where a retried send may write a duplicate.
                 _log.warning("kafka %s: no idempotent producer; sending without", self.topic)
                 self.idempotent = False
+                _NO_IDEMPOTENCE.add(self._options["bootstrap"])
                 self._producer = await self._start(False)
         return self._producer
 
@@ -109,24 +124,53 @@ class KafkaSink:
         return producer
 
     async def send(self, event: Event) -> None:
+        failed = (await self.send_many([event]))[0]
+        if failed is not None:
+            raise failed
+
+    async def send_many(self, events: Sequence[Event]) -> list[DeliveryFailed | None]:
+        # Every record goes into the producer's buffer first and is awaited after, so the
+        # producer sends them in a few large batches (one at a time, it made a request each).
         try:
             producer = await self._connected()
         except (TimeoutError, KafkaError, OSError) as exc:
-            raise DeliveryFailed(f"kafka {self._options['bootstrap']}: {exc!r}") from None
-        headers = [("luma-event-id", event.id.encode()), ("luma-trigger", event.trigger.encode())]
+            down = DeliveryFailed(f"kafka {self._options['bootstrap']}: {exc!r}")
+            return [down] * len(events)
+        results: list[DeliveryFailed | None] = [None] * len(events)
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                await producer.send_and_wait(
-                    self.topic, orjson.dumps(event.body), key=event.key.encode(), headers=headers
-                )
-        except MessageSizeTooLargeError as exc:
-            raise DeliveryFailed(f"kafka: the event is too large: {exc}", retryable=False) from None
+                for index, event in enumerate(events):
+                    headers = [("luma-event-id", event.id.encode()),
+                               ("luma-trigger", event.trigger.encode())]  # fmt: skip
+                    try:
+                        future = await producer.send(
+                            self.topic, orjson.dumps(event.body), key=event.key.encode(),
+                            headers=headers,
+                        )  # fmt: skip
+                    except KafkaError as exc:
+                        results[index] = _failure(exc)
+                    else:
+                        pending.append((index, future))
+                if pending:
+                    await asyncio.wait([future for _, future in pending])
         except TimeoutError:
-            raise DeliveryFailed(f"kafka: no acknowledgement in {self._timeout} s") from None
-        except KafkaError as exc:
-            raise DeliveryFailed(f"kafka: {exc!r}") from None
+            pass
+        for index, future in pending:
+            if not future.done():  # it may still arrive: a duplicate at worst
+                late = f"kafka: no acknowledgement in {self._timeout} s"
+                results[index] = DeliveryFailed(late)
+            elif future.exception() is not None:
+                results[index] = _failure(future.exception())
+        return results
 
     async def close(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def _failure(exc: BaseException | None) -> DeliveryFailed:
+    if isinstance(exc, MessageSizeTooLargeError):
+        return DeliveryFailed(f"kafka: the event is too large: {exc}", retryable=False)
+    return DeliveryFailed(f"kafka: {exc!r}")

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from lumadb.errors import InvalidArgument
 
-__all__ = ["DeliveryFailed", "Event", "Sink", "SinkFactory", "make_sink", "sink_types"]
+__all__ = ["BatchSink", "DeliveryFailed", "Event", "Sink", "SinkFactory", "make_sink", "sink_types"]
 
 ENTRY_POINT_GROUP = "lumadb.sinks"
 
@@ -52,6 +52,17 @@ class DeliveryFailed(Exception):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class BatchSink(Protocol):
+    """A sink that takes many events at once as well (Kafka: the producer batches them)."""
+
+    async def send_many(self, events: Sequence[Event]) -> list[DeliveryFailed | None]:
+        """Deliver ``events`` in order; per event, None or why it failed (never raises).
+
+        Events with the same key must reach the target in the order given.
+        """
+        ...
 
 
 class Sink(Protocol):

@@ -180,3 +180,31 @@ def test_dead_letters_beyond_the_limit_drop_the_oldest(target: str) -> None:
             db.collection("c").put("same", {"i": i})  # one key: one shard
         _until(lambda: rx.requests >= 12)
         _until(lambda: [d["event"]["new"]["i"] for d in db.dead_letters("t")] == [9, 10, 11])
+
+
+def test_a_paused_trigger_delivers_its_backlog_when_enabled_and_replay_repeats(
+    target: str,
+) -> None:
+    with receiver() as rx, _open(target) as db:
+        db.create_collection("c")
+        db.create_trigger("t", "c", _hook(rx), retry=FAST, enabled=False)
+        for i in range(10):
+            db.collection("c").put(f"k{i}", {"i": i})
+        time.sleep(0.3)
+        assert rx.requests == 0 and db.trigger_status("t")["enabled"] is False
+        assert db.enable_trigger("t")["enabled"] is True
+        rx.wait_for(10)
+        assert sorted(r.body["new"]["i"] for r in rx.accepted) == list(range(10))
+        db.enable_trigger("t", False)
+        db.collection("c").put("late", {"i": 10})
+        moved = db.replay_trigger("t", {0: 0, 1: 0})
+        assert set(moved) == {"0", "1"}
+        time.sleep(0.3)
+        assert len(rx.accepted) == 10  # paused: the replay waits too
+        db.enable_trigger("t")
+        rx.wait_for(21)
+        assert sorted(r.body["new"]["i"] for r in rx.accepted) == sorted([*range(10)] * 2 + [10])
+        with pytest.raises(InvalidArgument, match="whole numbers"):
+            db.replay_trigger("t", {0: -1})
+        with pytest.raises(NotFound, match="trigger 'nope'"):
+            db.enable_trigger("nope")
