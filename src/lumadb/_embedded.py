@@ -356,9 +356,12 @@ class Database:
         """Every trigger's description."""
         return self._events().describe_all()
 
-    def trigger_status(self, name: str) -> dict[str, Any]:
-        """A trigger with its cursors, lag, counters and number of dead letters."""
-        return self._events().status(name)
+    def trigger_status(self, name: str, *, lag: bool = True) -> dict[str, Any]:
+        """A trigger with its cursors, lag, counters and number of dead letters.
+
+        Counting the lag reads the change feed; ``lag=False`` skips it (``"lag": None``).
+        """
+        return self._events().status(name, lag=lag)
 
     def enable_trigger(self, name: str, enabled: bool = True) -> dict[str, Any]:
         """Start (or with ``enabled=False`` pause) a trigger's deliveries.

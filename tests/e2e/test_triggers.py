@@ -95,3 +95,25 @@ def test_patch_pauses_and_resumes_a_trigger(api: Api, name: str) -> None:
         assert resumed.json()["enabled"] is True
         assert [r.body["key"] for r in rx.wait_for(1)] == ["k"]
         assert api.call("DELETE", path, token=api.admin).status_code == 200
+
+
+def test_lql_makes_and_drops_triggers_for_admins_only(api: Api, name: str) -> None:
+    coll = api.collection(f"{name}_l")
+    role = {"name": f"{name}_lw", "grants": {coll: ["read", "write"]}}
+    assert api.call("POST", "/api/v1/_roles", token=api.admin, json=role).status_code == 201
+    user = api.user(f"{name}_lu", [role["name"]])
+    create = {"query": f"CREATE TRIGGER {name}_l AFTER INSERT ON {coll} "
+                       "SEND TO WEBHOOK 'http://127.0.0.1:9/'"}  # fmt: skip
+    refused = api.call("POST", "/api/v1/_query", token=user, json=create)
+    assert refused.status_code == 403, refused.text
+    made = api.call("POST", "/api/v1/_query", token=api.admin, json=create)
+    assert made.status_code == 200, made.text
+    listed = api.call("GET", BASE, token=api.admin).json()["triggers"]
+    assert f"{name}_l" in [t["name"] for t in listed]
+    drop = {"query": f"DROP TRIGGER {name}_l"}
+    assert api.call("POST", "/api/v1/_query", token=user, json=drop).status_code == 403
+    dropped = api.call("POST", "/api/v1/_query", token=api.admin, json=drop)
+    assert dropped.status_code == 200, dropped.text
+    assert api.call("GET", f"{BASE}/{name}_l", token=api.admin).status_code == 404
+    bad = api.call("POST", "/api/v1/_query", token=api.admin, json={"query": "DROP TRIGGER"})
+    assert bad.status_code == 400 and "a trigger name" in bad.text

@@ -206,6 +206,12 @@ class _RoutedSource:
             collection, name, path, options, exist_ok=exist_ok
         )
 
+    def create_trigger(self, raw: dict[str, Any], *, exist_ok: bool = False) -> dict[str, Any]:
+        return self._ctx.service.create_trigger(raw, exist_ok=exist_ok)
+
+    def drop_trigger(self, name: str, *, missing_ok: bool = False) -> bool:
+        return self._ctx.service.drop_trigger(name, missing_ok=missing_ok)
+
     def columnar(self, query: Shipped) -> list[list[Any]] | None:
         service = self._ctx.service
         if service.keeps_columnar:  # one worker, or worker 0 of several

@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -156,6 +156,8 @@ class Dispatcher:
             await sink.start()
             while True:
                 try:
+                    if isinstance(sink, _Batching):
+                        await self._pump(trigger, shard_id, state, sink, figures)
                     moved = await self._step(trigger, shard_id, state, sink, figures)
                 except LumaError as exc:  # closed, read-only, disk full: wait and go on
                     _log.warning("trigger %s on shard %d: %s", trigger.name, shard_id, exc)
@@ -166,6 +168,99 @@ class Dispatcher:
         finally:
             await sink.close()
 
+    def _cursor(self, trigger: Trigger, state: ShardEvents) -> int:
+        cursor = state.cursor(trigger.name)
+        if cursor is None:  # a trigger fires for changes after it was made
+            cursor = state.shard.engine.last_seq()
+            state.set_cursor(trigger.name, cursor)
+        return cursor
+
+    async def _pump(
+        self,
+        trigger: Trigger,
+        shard_id: int,
+        state: ShardEvents,
+        sink: _Batching,
+        figures: TriggerFigures,
+    ) -> None:
+        """The batch path (until an error): the next batch goes out while the last one is
+        acknowledged, and the cursor passes a batch once it and those before it are done."""
+        sent: deque[_Sent] = deque()
+        read = self._cursor(trigger, state)
+        try:
+            while True:
+                changes = (
+                    self.service.changes(shard_id, read, self.settings.batch_size)
+                    if len(sent) < 2
+                    else []
+                )
+                if changes:
+                    read = changes[-1].seq
+                    if self._cursor_first:
+                        state.set_cursor(trigger.name, read)
+                    fired = [change for change in changes if _fires(trigger, change)]
+                    events = [_event(trigger, change) for change in fired]
+                    task = asyncio.ensure_future(sink.send_many(events))
+                    sent.append(_Sent(read, fired, task, time.monotonic()))
+                    figures.attempts += len(fired)
+                    continue
+                if not sent:
+                    figures.cursors[shard_id] = read
+                    await self._idle(shard_id)
+                    continue
+                first = sent.popleft()
+                done = [(first, await first.task)]
+                if any(
+                    r is not None for r in done[0][1]
+                ):  # a failure: what was sent after it may need to go again
+                    while sent:
+                        later = sent.popleft()
+                        done.append((later, await later.task))
+                again = self._tally(done, figures)
+                if again:
+                    await self._chains(trigger, sink, state, again, figures)
+                state.set_cursor(trigger.name, done[-1][0].last)
+                figures.cursors[shard_id] = done[-1][0].last
+        finally:
+            for unfinished in sent:
+                unfinished.task.cancel()
+
+    def _tally(
+        self, done: list[tuple[_Sent, list[DeliveryFailed | None]]], figures: TriggerFigures
+    ) -> dict[str | None, list[Change]]:
+        """Count what arrived; from a key's first failure on, its later events go again (one
+        at a time, with retries), so the last copy of each arrives in commit order."""
+        again: dict[str | None, list[Change]] = defaultdict(list)
+        now = time.monotonic()
+        for batch, results in done:
+            for change, failed in zip(batch.fired, results, strict=True):
+                if failed is not None:
+                    figures.failures += 1
+                if failed is not None or change.id in again:
+                    again[change.id].append(change)
+                else:
+                    figures.delivered += 1
+                    figures.latency_sum += now - batch.started
+        return again
+
+    async def _chains(
+        self,
+        trigger: Trigger,
+        sink: Sink,
+        state: ShardEvents,
+        by_key: dict[str | None, list[Change]],
+        figures: TriggerFigures,
+    ) -> None:
+        """Each key's events one after another, keys concurrently (``max_in_flight``)."""
+        gate = asyncio.Semaphore(self.settings.max_in_flight)
+
+        async def chain(items: list[Change]) -> None:
+            async with gate:
+                for change in items:
+                    await self._deliver(trigger, sink, state, change, figures)
+
+        await asyncio.gather(*(chain(items) for items in by_key.values()))
+
     async def _step(
         self,
         trigger: Trigger,
@@ -174,10 +269,7 @@ class Dispatcher:
         sink: Sink,
         figures: TriggerFigures,
     ) -> bool:
-        cursor = state.cursor(trigger.name)
-        if cursor is None:  # a trigger fires for changes after it was made
-            cursor = state.shard.engine.last_seq()
-            state.set_cursor(trigger.name, cursor)
+        cursor = self._cursor(trigger, state)
         changes = self.service.changes(shard_id, cursor, self.settings.batch_size)
         if not changes:
             figures.cursors[shard_id] = cursor
@@ -185,47 +277,15 @@ class Dispatcher:
         last = changes[-1].seq
         if self._cursor_first:
             state.set_cursor(trigger.name, last)
-        fired = [change for change in changes if _fires(trigger, change)]
         by_key: dict[str | None, list[Change]] = defaultdict(list)
-        if fired and isinstance(sink, _Batching):
-            by_key = await self._deliver_batch(trigger, sink, fired, figures)
-        else:
-            for change in fired:
+        for change in changes:
+            if _fires(trigger, change):
                 by_key[change.id].append(change)
         if by_key:
-            gate = asyncio.Semaphore(self.settings.max_in_flight)
-
-            async def chain(items: list[Change]) -> None:
-                async with gate:
-                    for change in items:
-                        await self._deliver(trigger, sink, state, change, figures)
-
-            await asyncio.gather(*(chain(items) for items in by_key.values()))
+            await self._chains(trigger, sink, state, by_key, figures)
         state.set_cursor(trigger.name, last)
         figures.cursors[shard_id] = last
         return True
-
-    async def _deliver_batch(
-        self, trigger: Trigger, sink: BatchSink, fired: list[Change], figures: TriggerFigures
-    ) -> dict[str | None, list[Change]]:
-        """One attempt at every event through the sink's batch path; what must go again.
-
-        From a key's first failure on, its later events go again too (one at a time, with
-        retries), so the last copy of each arrives in commit order.
-        """
-        started = time.monotonic()
-        results = await sink.send_many([_event(trigger, change) for change in fired])
-        figures.attempts += len(fired)
-        again: dict[str | None, list[Change]] = defaultdict(list)
-        for change, failed in zip(fired, results, strict=True):
-            if failed is not None:
-                figures.failures += 1
-            if failed is not None or change.id in again:
-                again[change.id].append(change)
-            else:
-                figures.delivered += 1
-                figures.latency_sum += time.monotonic() - started
-        return again
 
     async def _deliver(
         self,
@@ -295,6 +355,16 @@ class Dispatcher:
 @runtime_checkable
 class _Batching(Sink, BatchSink, Protocol):
     pass
+
+
+@dataclass
+class _Sent:
+    """A batch handed to a batch sink: its last sequence number, its events' changes."""
+
+    last: int
+    fired: list[Change]
+    task: asyncio.Future[list[DeliveryFailed | None]]
+    started: float
 
 
 def _event(trigger: Trigger, change: Change) -> Event:

@@ -77,6 +77,7 @@ class KafkaSink:
         self._timeout = timeout
         self._producer: AIOKafkaProducer | None = None
         self._connecting = asyncio.Lock()
+        self._enqueueing = asyncio.Lock()
         self.idempotent: bool = options.get("idempotence", True)
         if options["bootstrap"] in _NO_IDEMPOTENCE:
             self.idempotent = False
@@ -131,6 +132,8 @@ class KafkaSink:
     async def send_many(self, events: Sequence[Event]) -> list[DeliveryFailed | None]:
         # Every record goes into the producer's buffer first and is awaited after, so the
         # producer sends them in a few large batches (one at a time, it made a request each).
+        if not events:
+            return []
         try:
             producer = await self._connected()
         except (TimeoutError, KafkaError, OSError) as exc:
@@ -140,18 +143,19 @@ class KafkaSink:
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                for index, event in enumerate(events):
-                    headers = [("luma-event-id", event.id.encode()),
-                               ("luma-trigger", event.trigger.encode())]  # fmt: skip
-                    try:
-                        future = await producer.send(
-                            self.topic, orjson.dumps(event.body), key=event.key.encode(),
-                            headers=headers,
-                        )  # fmt: skip
-                    except KafkaError as exc:
-                        results[index] = _failure(exc)
-                    else:
-                        pending.append((index, future))
+                async with self._enqueueing:  # batches sent together keep their order
+                    for index, event in enumerate(events):
+                        headers = [("luma-event-id", event.id.encode()),
+                                   ("luma-trigger", event.trigger.encode())]  # fmt: skip
+                        try:
+                            future = await producer.send(
+                                self.topic, orjson.dumps(event.body), key=event.key.encode(),
+                                headers=headers,
+                            )  # fmt: skip
+                        except KafkaError as exc:
+                            results[index] = _failure(exc)
+                        else:
+                            pending.append((index, future))
                 if pending:
                     await asyncio.wait([future for _, future in pending])
         except TimeoutError:

@@ -115,15 +115,19 @@ class Events:
         self.refresh()
         return triggers[name].describe()
 
-    def status(self, name: str) -> dict[str, Any]:
-        """Cursors, lag and counters of this process's shards."""
+    def status(self, name: str, *, lag: bool = True) -> dict[str, Any]:
+        """Cursors, lag and counters of this process's shards.
+
+        Counting the lag reads the change feed after the cursors; ``lag=False`` leaves it out
+        (``None``) for a caller that polls.
+        """
         trigger = self.get(name)
         figures = self.dispatcher.figures[name] if self.dispatcher else None
-        lag = self.dispatcher.lag(name) if self.dispatcher else {}
+        behind = self.dispatcher.lag(name) if self.dispatcher and lag else {}
         return {
             **trigger.describe(),
             "cursors": {str(s.shard.id): s.cursor(name) for s in self.shards},
-            "lag": sum(lag.values()),
+            "lag": sum(behind.values()) if lag else None,
             "delivered": figures.delivered if figures else 0,
             "attempts": figures.attempts if figures else 0,
             "failures": figures.failures if figures else 0,

@@ -24,6 +24,7 @@ from lumadb.query.parser import CollectionDDL, Explain, Lql, Statement, parse
 from lumadb.query.plans import Plan, Result, Source, with_ctes
 from lumadb.query.select import plan_ctes, plan_select
 from lumadb.query.transactions import Transaction
+from lumadb.query.trigger_ddl import TriggerDDL, plan_trigger
 from lumadb.query.vector_ddl import VectorIndexDDL, plan_vector_index
 from lumadb.query.writes import plan_delete, plan_insert, plan_update
 
@@ -163,6 +164,8 @@ def plan(statement: Statement) -> tuple[Plan, list[tuple[str, str]]]:  # noqa: P
         return marker, []
     if isinstance(statement, VectorIndexDDL):
         return plan_vector_index(statement)
+    if isinstance(statement, TriggerDDL):
+        return plan_trigger(statement)
     if isinstance(statement, CollectionDDL | exp.Create | exp.Drop):
         return _definition(statement)
     if isinstance(statement, exp.Select):

@@ -28,6 +28,7 @@ from lumadb.query.plans import (
     table_of,
 )
 from lumadb.query.text import text_match
+from lumadb.query.trigger_ddl import TriggerDDL
 from lumadb.query.vector_ddl import VectorIndexDDL
 
 __all__ = ["explain"]
@@ -239,6 +240,13 @@ def explain(  # noqa: PLR0911
         path = ".".join(statement.path)
         verb = "Change the" if statement.alter else "Create a"
         return [f"{verb} vector index on {statement.collection} ({path})"]
+    if isinstance(statement, TriggerDDL):
+        if statement.drop:
+            return [f"Drop trigger {statement.name}"]
+        sink = statement.definition["sink"]["type"]
+        on = " or ".join(statement.definition["on"])
+        where = statement.definition["collection"]
+        return [f"Create trigger {statement.name}: after {on} on {where}, send to {sink}"]
     if isinstance(statement, CollectionDDL):
         if statement.action == "schema":
             verb = "Remove" if statement.schema is None else "Set (checking the stored documents)"

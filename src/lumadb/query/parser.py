@@ -18,6 +18,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from lumadb.config import parse_duration
 from lumadb.errors import ConfigError, QueryError
+from lumadb.query.trigger_ddl import TriggerDDL, parse_trigger
 from lumadb.query.vector_ddl import VectorIndexDDL, parse_vector_index
 
 __all__ = [
@@ -124,10 +125,10 @@ class CollectionDDL:
 class Explain:
     """``EXPLAIN <statement>``: how the statement would run, without running it."""
 
-    statement: exp.Expression | CollectionDDL | VectorIndexDDL
+    statement: exp.Expression | CollectionDDL | VectorIndexDDL | TriggerDDL
 
 
-Statement = exp.Expression | CollectionDDL | VectorIndexDDL | Explain
+Statement = exp.Expression | CollectionDDL | VectorIndexDDL | TriggerDDL | Explain
 
 # sqlglot logs a warning before falling back to a raw Command; LQL reports its own error.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -159,12 +160,11 @@ def _statements(chunk: list[Token], text: str) -> list[Statement]:
         if len(inner) != 1 or isinstance(inner[0], Explain):
             raise QueryError("EXPLAIN takes one statement")
         return [Explain(inner[0])]
-    ddl = _collection_ddl(chunk)
+    ddl: Statement | None = (
+        _collection_ddl(chunk) or parse_vector_index(chunk) or parse_trigger(chunk, text)
+    )
     if ddl is not None:
         return [ddl]
-    vector = parse_vector_index(chunk)
-    if vector is not None:
-        return [vector]
     words = [t.text.upper() for t in chunk[:4]]
     text_index = words[:3] == ["CREATE", "TEXT", "INDEX"]
     if text_index:  # CREATE TEXT INDEX: a CREATE INDEX, marked

@@ -381,6 +381,30 @@ class LocalService:
         found = self._catalog.index(name)
         return [] if found is None else list(self._indexes.entries(found[1]))
 
+    def _triggers(self) -> Any:
+        if self.events is None:
+            raise InvalidArgument("events are turned off here ([events] enabled = false)")
+        return self.events
+
+    def create_trigger(self, raw: dict[str, Any], *, exist_ok: bool = False) -> dict[str, Any]:
+        """Store and start a trigger (docs/events.md); with ``exist_ok`` an existing one of the
+        same name is left as it is and described."""
+        events = self._triggers()
+        name = raw.get("name")
+        if (
+            exist_ok
+            and isinstance(name, str)
+            and name in {t["name"] for t in events.describe_all()}
+        ):
+            described: dict[str, Any] = events.get(name).describe()
+            return described
+        made: dict[str, Any] = events.create(raw)
+        return made
+
+    def drop_trigger(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Remove a trigger with its cursors and dead letters."""
+        return bool(self._triggers().drop(name, missing_ok=missing_ok))
+
     def create_vector_index(
         self,
         collection: str,
