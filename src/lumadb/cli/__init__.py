@@ -1,8 +1,9 @@
 """The ``luma`` command line (also ``python -m lumadb``).
 
-Commands: ``version``, ``serve``, ``collections``, ``sql``, ``import``, ``export``, ``backup``
-and ``restore``; see ``docs/cli.md``. Front ends only talk to the service layer and the embedded
-API (ARCHITECTURE.md §4); heavy modules load when a command runs, so ``luma version`` is quick.
+Commands: ``version``, ``serve``, ``collections``, ``triggers``, ``sql``, ``import``,
+``export``, ``backup`` and ``restore``; see ``docs/cli.md``. Front ends only talk to the
+service layer and the embedded API (ARCHITECTURE.md §4); heavy modules load when a command
+runs, so ``luma version`` is quick.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lumadb.cli.admin import backup, collections, restore
 from lumadb.cli.data import export_cmd, import_cmd
 from lumadb.cli.serve import serve
 from lumadb.cli.sql import sql
+from lumadb.cli.triggers import triggers
 
 __all__ = ["cli", "main"]
 
@@ -36,7 +38,7 @@ def version() -> None:
     say(f"lumadb {__version__}")
 
 
-for _command in (serve, collections, sql, import_cmd, export_cmd, backup, restore):
+for _command in (serve, collections, triggers, sql, import_cmd, export_cmd, backup, restore):
     cli.add_command(_command)
 
 
