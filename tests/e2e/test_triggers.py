@@ -94,6 +94,16 @@ def test_patch_pauses_and_resumes_a_trigger(api: Api, name: str) -> None:
         resumed = api.call("PATCH", path, token=api.admin, json={"enabled": True})
         assert resumed.json()["enabled"] is True
         assert [r.body["key"] for r in rx.wait_for(1)] == ["k"]
+        deadline = time.monotonic() + 20
+        while True:  # the worker owning "k" counted it; the figures are the node's
+            metrics = api.call("GET", "/metrics", token=api.admin).text
+            line = f'luma_trigger_deliveries_total{{trigger="{name}_p"}} 1'
+            if line in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert line in metrics, [m for m in metrics.splitlines() if "trigger" in m]
+        assert f'luma_trigger_attempts_total{{trigger="{name}_p"}} 1' in metrics
+        assert f'luma_trigger_lag{{trigger="{name}_p",shard="0"}} 0' in metrics
         assert api.call("DELETE", path, token=api.admin).status_code == 200
 
 

@@ -101,6 +101,11 @@ class SystemRoutes:
         self.metrics = metrics
         ctx.docs.serve("http_metrics", metrics.snapshot)
         ctx.docs.serve("columnar_counts", ctx.service.columnar_counts)
+        ctx.docs.serve("event_metrics", self._event_metrics)
+
+    def _event_metrics(self) -> list[dict[str, Any]]:
+        events = self.ctx.service.events
+        return [] if events is None else list(events.metrics())
 
     def register(self, router: Router) -> None:
         """Add the routes."""
@@ -155,5 +160,42 @@ class SystemRoutes:
         lines.append("# TYPE luma_aggregate_queries_total counter")
         lines.append(f'luma_aggregate_queries_total{{by="replica"}} {counts["answered"]}')
         lines.append(f'luma_aggregate_queries_total{{by="documents"}} {counts["declined"]}')
+        lines.extend(_event_lines(await self.ctx.docs.ask_all("event_metrics")))
         body = ("\n".join(lines) + "\n").encode()
         return Response(200, body, [(b"content-type", b"text/plain; version=0.0.4")])
+
+
+_EVENT_FIGURES = {
+    "delivered": ("luma_trigger_deliveries_total", "counter", "Events a sink acknowledged"),
+    "attempts": ("luma_trigger_attempts_total", "counter", "Delivery attempts"),
+    "failures": ("luma_trigger_failures_total", "counter", "Delivery attempts that failed"),
+    "dead": ("luma_trigger_dead_letters_total", "counter", "Events that became dead letters"),
+    "latency_sum": (
+        "luma_trigger_delivery_seconds_sum", "counter",
+        "Seconds from an event's first attempt to its delivery, summed",
+    ),
+}  # fmt: skip
+
+
+def _event_lines(answers: dict[int, Any]) -> Iterator[str]:
+    """Trigger figures summed over the workers; lag per shard (each worker has its own)."""
+    totals: dict[str, dict[str, float]] = {}
+    lag: dict[tuple[str, str], int] = {}
+    for found in answers.values():
+        for entry in found or []:
+            mine = totals.setdefault(entry["trigger"], dict.fromkeys(_EVENT_FIGURES, 0.0))
+            for key in _EVENT_FIGURES:
+                mine[key] += entry[key]
+            for shard, n in entry["lag"].items():
+                lag[(entry["trigger"], shard)] = n
+    for key, (metric, kind, help_text) in _EVENT_FIGURES.items():
+        yield f"# HELP {metric} {help_text}"
+        yield f"# TYPE {metric} {kind}"
+        for trigger, values in sorted(totals.items()):
+            value = values[key]
+            shown = f"{value:.6f}" if key == "latency_sum" else str(int(value))
+            yield f'{metric}{{trigger="{trigger}"}} {shown}'
+    yield "# HELP luma_trigger_lag Changes a trigger has not passed yet (counted up to 1000)"
+    yield "# TYPE luma_trigger_lag gauge"
+    for (trigger, shard), n in sorted(lag.items()):
+        yield f'luma_trigger_lag{{trigger="{trigger}",shard="{shard}"}} {n}'

@@ -100,9 +100,8 @@ class Dispatcher:
         }
         for key, (trigger, task) in list(self._tasks.items()):
             if wanted.get(key) != trigger:
-                task.cancel()
                 del self._tasks[key]
-                await asyncio.gather(task, return_exceptions=True)
+                await _stop(task)
         for key, trigger in wanted.items():
             if key not in self._tasks:
                 task = self._loop.create_task(self._run(trigger, key[1]))
@@ -111,8 +110,7 @@ class Dispatcher:
             self._watcher = self._loop.create_task(self._watch())
         elif not self._tasks and self._watcher is not None:
             watcher, self._watcher = self._watcher, None
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            await _stop(watcher)
 
     async def _watch(self) -> None:
         """Wake a shard's idle tasks as soon as its sequence number moves."""
@@ -133,8 +131,11 @@ class Dispatcher:
 
     async def _idle(self, shard_id: int) -> None:
         waker = self._wakers.setdefault(shard_id, asyncio.Event())
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+        # arrives as the waker is set, and the task would outlive close().
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waker.wait(), self.settings.poll_interval)
+            async with asyncio.timeout(self.settings.poll_interval):
+                await waker.wait()
 
     def close(self) -> None:
         """Stop every task (unfinished batches are repeated on the next start)."""
@@ -350,6 +351,16 @@ class Dispatcher:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+
+
+async def _stop(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` until it is done: one cancellation can be lost (a library that catches
+    it, or 3.11's wait_for), and a task that goes on would keep close() waiting for ever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        _log.warning("a delivery task ended with %r", task.exception())
 
 
 @runtime_checkable

@@ -134,6 +134,25 @@ class Events:
             "dead_letters": sum(len(s.dead(name)) for s in self.shards),
         }
 
+    def metrics(self) -> list[dict[str, Any]]:
+        """This process's figures per trigger, for ``/metrics`` (lag per shard, capped)."""
+        if self.dispatcher is None:
+            return []
+        self.refresh()
+        out = []
+        for name in sorted(self._triggers):
+            figures = self.dispatcher.figures[name]
+            out.append({
+                "trigger": name,
+                "delivered": figures.delivered,
+                "attempts": figures.attempts,
+                "failures": figures.failures,
+                "dead": figures.dead,
+                "latency_sum": figures.latency_sum,
+                "lag": {str(k): v for k, v in self.dispatcher.lag(name).items()},
+            })  # fmt: skip
+        return out
+
     # --- dead letters and replay -----------------------------------------------------------
 
     def dead_letters(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
