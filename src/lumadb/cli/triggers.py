@@ -144,9 +144,7 @@ def drop_trigger(ctx: click.Context, name: str, yes: bool) -> None:
 @click.pass_context
 def pause_trigger(ctx: click.Context, name: str) -> None:
     """Stop NAME's deliveries; its cursors wait (the changes meanwhile go out on resume)."""
-    with open_db(settings_from(ctx)) as db:
-        db.enable_trigger(name, False)
-        say(f"paused trigger {name}")
+    _switch(ctx, name, enabled=False)
 
 
 @triggers.command("resume")
@@ -155,9 +153,13 @@ def pause_trigger(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def resume_trigger(ctx: click.Context, name: str) -> None:
     """Start NAME's deliveries again from where they stopped."""
+    _switch(ctx, name, enabled=True)
+
+
+def _switch(ctx: click.Context, name: str, *, enabled: bool) -> None:
     with open_db(settings_from(ctx)) as db:
-        db.enable_trigger(name, True)
-        say(f"resumed trigger {name}")
+        db.enable_trigger(name, enabled)
+        say(f"{'resumed' if enabled else 'paused'} trigger {name}")
 
 
 @triggers.command("dead")
